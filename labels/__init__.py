@@ -1,0 +1,1 @@
+"""Labels stage: the toxicity + conspiracy dataset and the tools that build it."""

@@ -1,0 +1,1 @@
+"""Model stage: features, training, evaluation, prediction; versioned artifacts."""

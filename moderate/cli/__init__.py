@@ -1,0 +1,26 @@
+"""The `moderate` command: one Typer app; each stage registers its own commands."""
+
+from __future__ import annotations
+
+import typer
+
+from moderate.cli import labels_cmds, model_cmds, seeds_cmds, service_cmds
+
+
+def build_app() -> typer.Typer:
+    """Assemble the CLI from the stages' command modules."""
+    app = typer.Typer(
+        name="moderate",
+        help="Offline, explainable comment moderation: toxicity and conspiracy.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for stage in (seeds_cmds, labels_cmds, model_cmds, service_cmds):
+        stage.register(app)
+    return app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    build_app()()

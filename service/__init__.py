@@ -1,0 +1,1 @@
+"""Service stage: the HTTP moderation API and batch scoring of comment dumps."""
