@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import typer
 
 from moderate.cli import labels_cmds, model_cmds, seeds_cmds, service_cmds
@@ -16,6 +18,18 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+    @app.callback()
+    def root() -> None:
+        """Offline, explainable comment moderation: toxicity and conspiracy."""
+
+    @app.command()
+    def version() -> None:
+        """Print the installed version of moderate.
+
+        Example: moderate version
+        """
+        typer.echo(importlib.metadata.version("moderate"))
+
     for stage in (seeds_cmds, labels_cmds, model_cmds, service_cmds):
         stage.register(app)
     return app
