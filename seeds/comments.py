@@ -54,7 +54,7 @@ class Thread:
     article: str
     article_lines: tuple[int, int] | None
     comments: list[Comment]
-    boilerplate_lines: list[int] = field(default_factory=list)
+    roles: dict[int, str] = field(default_factory=dict)
 
     def article_dict(self) -> dict[str, Any]:
         """The article part as a JSON-ready dict."""
