@@ -18,6 +18,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+
     @app.callback()
     def root() -> None:
         """Offline, explainable comment moderation: toxicity and conspiracy."""
