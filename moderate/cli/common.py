@@ -13,5 +13,5 @@ err_console = Console(stderr=True)
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one red line on stderr and exit non-zero."""
-    err_console.print(Text.assemble(("error: ", "bold red"), message))
+    err_console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
     raise typer.Exit(code)

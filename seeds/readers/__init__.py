@@ -1,0 +1,159 @@
+"""Readers for comment dumps: one entry point that yields comments from any supported source.
+
+Supported: plain-text thread pages (split by seeds.split), JSON Lines/NDJSON, CSV/TSV,
+Parquet, Disqus XML exports and WordPress WXR exports, each optionally gzipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+from seeds.comments import Comment, Thread
+from seeds.errors import InputError
+from seeds.readers.context import FileContext, FileCounts, OnError, ReadStats, Rejects
+from seeds.readers.source import (
+    BINARY,
+    FORMATS,
+    detect_format,
+    is_binary,
+    open_bytes,
+    read_head,
+    replace_counter,
+    source_name,
+)
+from seeds.readers.tabular import read_csv, read_jsonl, read_parquet
+from seeds.readers.xmldump import read_disqus, read_wxr
+from seeds.split import split_thread
+
+__all__ = [
+    "FORMATS",
+    "FileCounts",
+    "ReadStats",
+    "detect_format",
+    "read_comments",
+    "read_threads",
+]
+
+MAX_PAGE_BYTES = 50 * 1024 * 1024
+Reader = Callable[[FileContext], Iterator[Comment]]
+
+
+def read_comments(
+    paths: Sequence[str | Path],
+    *,
+    text_field: str | None = None,
+    on_error: OnError = "raise",
+    rejects: Path | None = None,
+    stats: ReadStats | None = None,
+    fmt: str | None = None,
+) -> Iterator[Comment]:
+    """Yield the comments of every file in order, streaming; see the module docstring.
+
+    Every comment's id is comment_id(file base name without .gz, position, text), where
+    position is the 0-based index of the record among the file's records (posts, rows,
+    lines), counting skipped and rejected ones so that they never shift other ids.
+    `lines` are 1-based [first, last] source lines; for Parquet the 1-based row number.
+    text_field: the field/column holding the text, else the first of body, text,
+    comment_text, message, content. on_error="skip": malformed records are written to
+    `rejects` if given (JSON Lines: file, line, reason, raw; the file is truncated when
+    reading starts) and reading goes on; XML that is not well-formed and unreadable
+    Parquet data stop that file at the bad spot. Problems with a whole file (binary,
+    unknown format, no text column in a CSV/Parquet header) raise InputError either way.
+    fmt: force one of FORMATS instead of detecting each file's format.
+    """
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+    if fmt is not None and fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}")
+    totals = stats if stats is not None else ReadStats()
+    with ExitStack() as stack:
+        sink = None
+        if rejects is not None and on_error == "skip":
+            sink = Rejects(stack.enter_context(Path(rejects).open("w", encoding="utf-8")))
+        for path in paths:
+            context = _open_context(Path(path), fmt, totals, text_field, on_error, sink)
+            if context is not None:
+                yield from _read_file(context)
+
+
+def read_threads(paths: Sequence[str | Path]) -> Iterator[Thread]:
+    """Yield each plain-text thread page split into its article and comments."""
+    for path in paths:
+        fmt = detect_format(path)
+        if fmt != "thread":
+            raise InputError(str(path), f"a {fmt} dump, not a plain-text thread page")
+        with replace_counter() as counter:
+            yield _split_page(Path(path), counter.name)
+
+
+def _open_context(
+    path: Path,
+    fmt: str | None,
+    stats: ReadStats,
+    text_field: str | None,
+    on_error: OnError,
+    rejects: Rejects | None,
+) -> FileContext | None:
+    head = read_head(path)
+    counts = FileCounts(format=fmt or "empty")
+    stats.files += 1
+    stats.per_file[str(path)] = counts
+    if not head:
+        return None
+    counts.format = fmt or detect_format(path)
+    if counts.format != "parquet" and is_binary(head):
+        raise InputError(str(path), BINARY)
+    return FileContext(
+        path=path,
+        name=source_name(path),
+        fmt=counts.format,
+        stats=stats,
+        counts=counts,
+        text_field=text_field,
+        on_error=on_error,
+        rejects=rejects,
+    )
+
+
+def _read_file(ctx: FileContext) -> Iterator[Comment]:
+    with replace_counter() as counter:
+        ctx.errors = counter.name
+        try:
+            yield from READERS[ctx.fmt](ctx)
+        except (OSError, EOFError) as error:
+            # Truncated or corrupt gzip shows up only once reading reaches it.
+            raise ctx.error(f"cannot read: {error}", ctx.line) from error
+        finally:
+            ctx.counts.replaced_bytes += counter.count
+            ctx.stats.replaced_bytes += counter.count
+
+
+def _read_thread_page(ctx: FileContext) -> Iterator[Comment]:
+    for comment in _split_page(ctx.path, ctx.errors).comments:
+        yield ctx.counted(comment)
+
+
+def _split_page(path: Path, errors: str) -> Thread:
+    try:
+        with open_bytes(path) as stream:
+            data = stream.read(MAX_PAGE_BYTES + 1)
+    except (OSError, EOFError) as error:
+        raise InputError(str(path), f"cannot read: {error}") from error
+    if len(data) > MAX_PAGE_BYTES:
+        raise InputError(str(path), "thread page larger than 50 MB; is it really one page?")
+    if is_binary(data[:8192]):
+        raise InputError(str(path), BINARY)
+    return split_thread(data.decode("utf-8-sig", errors), source_name(path))
+
+
+READERS: dict[str, Reader] = {
+    "thread": _read_thread_page,
+    "jsonl": read_jsonl,
+    "csv": read_csv,
+    "tsv": read_csv,
+    "parquet": read_parquet,
+    "disqus": read_disqus,
+    "wxr": read_wxr,
+}
