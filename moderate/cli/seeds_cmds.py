@@ -52,7 +52,8 @@ def split(
         OnErrorChoice, typer.Option("--on-error", help="raise: stop at a bad record; skip.")
     ] = OnErrorChoice.raise_,
     rejects: Annotated[
-        Path | None, typer.Option("--rejects", help="With --on-error skip: bad records here.")
+        Path | None,
+        typer.Option("--rejects", help="Write bad records here and go on (implies skip)."),
     ] = None,
 ) -> None:
     """Split thread pages and comment dumps into comments, one JSON object per line.
@@ -64,6 +65,8 @@ def split(
     """
     if fmt is not None and fmt not in FORMATS:
         fail(f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}")
+    if rejects is not None:
+        on_error = OnErrorChoice.skip
     stats = ReadStats()
     try:
         with _output(output) as out:

@@ -48,9 +48,7 @@ def test_split_reads_dumps_and_reports_a_bad_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"{dump}:2" in result.stderr
     rejects = tmp_path / "rejects.jsonl"
-    result = runner.invoke(
-        build_app(), ["split", str(dump), "--on-error", "skip", "--rejects", str(rejects)]
-    )
+    result = runner.invoke(build_app(), ["split", str(dump), "--rejects", str(rejects)])
     assert result.exit_code == 0, result.output
     assert [json.loads(x)["text"] for x in result.stdout.splitlines()] == ["first", "third"]
     assert json.loads(rejects.read_text(encoding="utf-8"))["line"] == 2
