@@ -12,7 +12,8 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-.PHONY: help install run test lint typecheck check split clean
+.PHONY: help install run test lint typecheck check split label rules stats export import-corpora clean
+ANNOTATOR ?= $(USER)
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -35,6 +36,21 @@ check: lint typecheck test ## everything CI runs
 
 split: $(STAMP) ## split the seed threads into comments (JSON Lines on stdout)
 	$(BIN)/moderate split seeds/threads/*.txt
+
+label: $(STAMP) ## label the seed threads in the terminal (make label ANNOTATOR=you)
+	$(BIN)/moderate label seeds/threads/*.txt --annotator $(ANNOTATOR)
+
+rules: $(STAMP) ## coverage, overlaps and conflicts of the labelling rules on the dataset
+	$(BIN)/moderate labels rules
+
+stats: $(STAMP) ## label counts and class balance of the embedded dataset
+	$(BIN)/moderate labels stats
+
+export: $(STAMP) ## the embedded labelled dataset as build/dataset.parquet
+	$(BIN)/moderate labels export -o build/dataset.parquet
+
+import-corpora: $(STAMP) ## import every corpus in CORPORA into build/corpora-store (never committed)
+	$(BIN)/moderate labels import $(CORPORA)
 
 clean: ## remove the environment and build outputs
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
