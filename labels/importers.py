@@ -14,14 +14,14 @@ import csv
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from labels.store import BATCH, LABELS, Annotation, LabelError, LabelStore, utc_now
-from seeds.comments import Comment, comment_id
+from seeds.comments import comment_id
 from seeds.errors import InputError
 
 Record = dict[str, Any]
@@ -598,22 +598,3 @@ def import_corpora(corpora_dir: Path, store: LabelStore) -> list[ImportReport]:
     if not files:
         raise InputError(str(corpora_dir), "no known corpus file found")
     return [import_file(fmt, path, store) for fmt, path in files]
-
-
-def add_comments_from(
-    paths: Sequence[Path], store: LabelStore, **read_opts: Any
-) -> tuple[int, int]:
-    """Read thread pages or comment dumps with the seeds readers and add their comments,
-    unlabelled, so they can be labelled; return (comments read, comments new)."""
-    from seeds.readers import read_comments  # H1's readers: thread pages and dumps
-
-    read = 0
-
-    def counted() -> Iterator[Comment]:
-        nonlocal read
-        for comment in read_comments(list(paths), **read_opts):
-            read += 1
-            yield comment
-
-    added = store.add_comments(counted())
-    return read, added

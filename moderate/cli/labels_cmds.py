@@ -180,9 +180,11 @@ def register(app: typer.Typer) -> None:
 
         Example: moderate labels add seeds/threads/*.txt
         """
+        from labels.session import ingest
+
         with _user_errors():
-            read, added = importers.add_comments_from(paths, LabelStore(_data(data)))
-        typer.echo(f"{read} comments read, {added} new")
+            found = ingest(paths, LabelStore(_data(data)))
+        typer.echo(f"{len(found.ids)} comments read, {found.added} new")
 
     @labels_app.command("stats")
     def stats_(

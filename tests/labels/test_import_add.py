@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from labels.importers import add_comments_from
+from labels.session import ingest
 from labels.store import LabelStore, load_dataset
 from moderate.cli import labels_cmds
 
@@ -19,11 +19,13 @@ def dump(tmp_path: Path) -> Path:
     return path
 
 
-def test_add_comments_from_a_dump_is_idempotent(tmp_path: Path) -> None:
+def test_adding_comments_from_a_dump_is_idempotent(tmp_path: Path) -> None:
     path = dump(tmp_path)
     store = LabelStore(tmp_path / "data")
-    assert add_comments_from([path], store) == (2, 2)
-    assert add_comments_from([path], LabelStore(tmp_path / "data")) == (2, 0)
+    first = ingest([path], store)
+    assert (len(first.ids), first.added) == (2, 2)
+    again = ingest([path], LabelStore(tmp_path / "data"))
+    assert (again.ids, again.added) == (first.ids, 0)
     texts = [c["text"] for c in store.comments()]
     assert texts == ["First comment, with a comma.", "Second one"]
     assert list(store.annotations()) == []
