@@ -12,7 +12,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-.PHONY: help install run test lint typecheck check split label rules stats export import-corpora clean
+.PHONY: help install run test lint typecheck check split label rules stats export import-corpora train train-corpora evaluate serve bench-service clean
 ANNOTATOR ?= $(USER)
 
 help: ## list the targets
@@ -20,8 +20,8 @@ help: ## list the targets
 
 install: $(STAMP) ## create .venv and install the pinned dependencies
 
-run: $(STAMP) ## the main job on the embedded seed threads
-	$(BIN)/moderate split seeds/threads/*.txt -o build/seeds.jsonl
+run: $(STAMP) ## the main job: train the default model if none, score the seed threads, write build/seeds-scored.csv
+	$(BIN)/moderate run seeds/threads/*.txt -o build/seeds-scored.csv
 
 test: $(STAMP) ## run the test suite
 	$(BIN)/pytest -q
@@ -51,6 +51,22 @@ export: $(STAMP) ## the embedded labelled dataset as build/dataset.parquet
 
 import-corpora: $(STAMP) ## import every corpus in CORPORA into build/corpora-store (never committed)
 	$(BIN)/moderate labels import $(CORPORA)
+
+train: $(STAMP) ## train the model on the embedded dataset in labels/data (artifact in model/artifacts)
+	$(BIN)/moderate train --data labels/data
+
+train-corpora: $(STAMP) ## import every corpus in CORPORA into build/corpora-store and train the reference model
+	$(BIN)/moderate train-corpora $(CORPORA)
+
+evaluate: $(STAMP) ## evaluate the current model's settings on labels/data
+	$(BIN)/moderate evaluate --data labels/data
+
+serve: $(STAMP) ## serve the moderation API on http://127.0.0.1:8000 (docs at /docs)
+	test -e model/artifacts/current || $(BIN)/moderate train
+	$(BIN)/moderate serve
+
+bench-service: $(STAMP) ## API latency/RPS/memory and batch throughput -> bench/RESULTS.md
+	$(BIN)/python bench/service_api.py && $(BIN)/python bench/service_batch.py
 
 clean: ## remove the environment and build outputs
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

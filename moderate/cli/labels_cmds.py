@@ -15,7 +15,7 @@ from rich.table import Table
 
 from labels import importers
 from labels.store import LabelError, LabelStore, TornRecordWarning, parse_value
-from moderate.cli import label_session_cmds
+from moderate.cli import audit_cmds, label_session_cmds
 from moderate.cli.common import err_console, fail
 from moderate.settings import load_settings
 from seeds.errors import InputError
@@ -249,6 +249,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"{rows} rows written to {output}")
 
     label_session_cmds.register(app, labels_app)
+    audit_cmds.register_audit(labels_app)
 
 
 def _split(origins: str) -> tuple[str, ...]:

@@ -1,9 +1,146 @@
-"""Commands of the model stage."""
+"""Commands of the model stage: train, train-corpora, evaluate."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from moderate.cli.common import fail
+from moderate.settings import load_settings
+
+DEFAULT_SCRATCH = Path("build/corpora-store")
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from model.artifacts import ArtifactError
+    from model.train import ConfigError, TrainingError
+
+    errors: list[type[Exception]] = [ArtifactError, ConfigError, TrainingError]
+    try:
+        from model.evaluate import EvaluationError
+
+        errors.append(EvaluationError)
+    except ImportError:
+        pass
+    try:
+        from labels.store import LabelError
+
+        errors.append(LabelError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def _print_result(result: Any) -> None:
+    typer.echo(str(result.path))
+    held_out = result.metadata.get("method") == "out-of-core"
+    for label, metrics in result.metadata.get("metrics", {}).items():
+        typer.echo(
+            f"{label}: ROC-AUC {metrics['roc_auc']:.3f}  PR-AUC {metrics['pr_auc']:.3f}  "
+            f"F1@block {metrics['f1_block']:.3f}  ("
+            f"{'held-out' if held_out else 'out-of-fold'}, "
+            f"{result.metadata['label_counts'][label]['rows']} training rows)"
+        )
+    for warning in result.metadata.get("warnings", []):
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(f"trained in {result.metadata.get('training_seconds', '?')} s", err=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the app."""
+
+    @app.command()
+    def train(
+        data: Path | None = typer.Option(
+            None, "--data", help="Label store directory (with --out-of-core also .csv/.jsonl)."
+        ),
+        artifacts: Path | None = typer.Option(None, "--artifacts", help="Artifacts directory."),
+        out_of_core: bool = typer.Option(
+            False, "--out-of-core", help="Stream the store with hashed features (any size)."
+        ),
+        config: Path | None = typer.Option(None, "--config", help="Model config (.json/.toml)."),
+        evaluate: bool = typer.Option(
+            True, "--evaluate/--no-evaluate", help="Write the evaluation report too."
+        ),
+    ) -> None:
+        """Train the model on a label store and save a versioned artifact.
+
+        Prints the artifact's path and out-of-fold headline metrics.
+
+        Example: moderate train --data labels/data --artifacts model/artifacts
+        """
+        from model.train import load_config, train_store
+
+        settings = load_settings()
+        try:
+            result = train_store(
+                data or settings.data_dir,
+                artifacts or settings.artifacts_dir,
+                load_config(config),
+                out_of_core=out_of_core,
+                evaluate=evaluate,
+            )
+        except _user_errors() as error:
+            fail(str(error))
+        _print_result(result)
+
+    @app.command("train-corpora")
+    def train_corpora(
+        corpora_dir: Path = typer.Argument(..., help="Directory of corpora (../shared/corpora)."),
+        scratch: Path = typer.Option(
+            DEFAULT_SCRATCH, "--scratch", help="Scratch label store, emptied first."
+        ),
+        artifacts: Path | None = typer.Option(None, "--artifacts", help="Artifacts directory."),
+        config: Path | None = typer.Option(None, "--config", help="Model config (.json/.toml)."),
+        evaluate: bool = typer.Option(
+            True, "--evaluate/--no-evaluate", help="Write the evaluation report too."
+        ),
+    ) -> None:
+        """Import every corpus into a scratch store and train the reference model on it.
+
+        Example: moderate train-corpora ../shared/corpora --scratch build/corpora-store
+        """
+        from model.train import load_config
+        from model.train import train_corpora as run
+
+        settings = load_settings()
+        try:
+            result = run(
+                corpora_dir,
+                scratch,
+                artifacts or settings.artifacts_dir,
+                load_config(config),
+                evaluate=evaluate,
+            )
+        except _user_errors() as error:
+            fail(str(error))
+        _print_result(result)
+
+    @app.command()
+    def evaluate(
+        data: Path | None = typer.Option(None, "--data", help="Label store directory."),
+        model: Path | None = typer.Option(
+            None, "--model", help="Artifact directory (default: the artifacts' current)."
+        ),
+        out: Path | None = typer.Option(None, "--out", help="Report directory."),
+    ) -> None:
+        """Evaluate the model's settings on a label store and write the report.
+
+        Cross-validated and leave-one-source-out metrics beside the baseline, behavioural
+        and bias tests; prints the report files.
+
+        Example: moderate evaluate --data labels/data --model model/artifacts/current
+        """
+        from model.train import evaluate_store
+
+        settings = load_settings()
+        try:
+            written = evaluate_store(
+                data or settings.data_dir, model or settings.artifacts_dir, out
+            )
+        except _user_errors() as error:
+            fail(str(error))
+        for path in written:
+            typer.echo(str(path))

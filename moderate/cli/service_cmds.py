@@ -1,9 +1,187 @@
-"""Commands of the service stage."""
+"""Commands of the service stage: serve, score, run."""
 
 from __future__ import annotations
 
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from moderate.cli.common import fail
+from moderate.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+console = Console()
+
+
+class EngineName(StrEnum):
+    """Where batch scoring runs."""
+
+    local = "local"
+    dask = "dask"
+
+
+class OnError(StrEnum):
+    """What to do with a malformed input record."""
+
+    raise_ = "raise"
+    skip = "skip"
+
+
+def asgi_app() -> FastAPI:
+    """App factory for uvicorn (each worker process builds its app from the environment)."""
+    from service.app import create_app
+
+    return create_app(load_settings())
+
+
+def _model_path(settings: Settings, model: Path | None) -> Path:
+    """The artifact to use: --model, else MODERATE_MODEL_PATH, else artifacts_dir/current."""
+    from model.artifacts import current
+
+    chosen = model or settings.model_path
+    return chosen.resolve() if chosen is not None else current(settings.artifacts_dir)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind [default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: 8000].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes [default: 1].")] = None,
+    model: Annotated[Path | None, typer.Option(help="Artifact directory to serve.")] = None,
+) -> None:
+    """Serve the moderation API (docs at /docs); SIGHUP reloads the `current` model.
+
+    Example: moderate serve --port 8000 --workers 2
+    """
+    import uvicorn
+
+    from model.artifacts import ArtifactError, load
+
+    settings = load_settings()
+    overrides = {"HOST": host, "PORT": port, "WORKERS": workers, "MODEL_PATH": model}
+    for key, value in overrides.items():
+        if value is not None:
+            os.environ[f"MODERATE_{key}"] = str(value)  # the workers read settings from here
+    # Refuse to start without a good model (and let a rolling SIGHUP restart keep old workers).
+    os.environ["MODERATE_REQUIRE_MODEL"] = "true"
+    settings = load_settings()
+    try:
+        load(_model_path(settings, None))
+    except (ArtifactError, OSError) as exc:
+        fail(str(exc))
+    uvicorn.run(
+        "moderate.cli.service_cmds:asgi_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        # A worker loads sklearn and the model before it answers; give slow machines time.
+        timeout_worker_healthcheck=60,
+    )
+
+
+def score(
+    inputs: Annotated[list[str], typer.Argument(help="Comment dumps: paths or fsspec URLs.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .csv/.jsonl/.parquet.")],
+    engine: Annotated[EngineName, typer.Option(help="local or dask.")] = EngineName.local,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run.")] = False,
+    include_text: Annotated[bool, typer.Option(help="Write each comment's text.")] = False,
+    on_error: Annotated[OnError, typer.Option(help="Malformed records.")] = OnError.raise_,
+    rejects: Annotated[
+        Path | None, typer.Option(help="JSONL file of skipped records (implies skip).")
+    ] = None,
+    text_field: Annotated[str | None, typer.Option(help="Field/column of the text.")] = None,
+    model: Annotated[Path | None, typer.Option(help="Artifact directory to use.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Comments per batch.")] = None,
+) -> None:
+    """Score comment dumps into a CSV, JSONL or Parquet file (by extension).
+
+    Example: moderate score dump.jsonl.gz -o build/scored.parquet --on-error skip
+    """
+    from model.artifacts import ArtifactError
+    from seeds.errors import InputError
+    from service.batch import BatchError, score_files
+    from service.writers import OutputError
+
+    settings = load_settings()
+    try:
+        summary = score_files(
+            inputs,
+            output,
+            model=_model_path(settings, model),
+            engine=engine.value,
+            scheduler=scheduler,
+            text_field=text_field,
+            on_error="skip" if rejects is not None else on_error.value,
+            rejects=rejects,
+            resume=resume,
+            include_text=include_text,
+            batch_size=batch_size or settings.batch_size,
+            progress=True,
+        )
+    except (ArtifactError, BatchError, InputError, OutputError, OSError) as exc:
+        fail(str(exc))
+    flagged = ", ".join(f"{k} {v:,}" for k, v in summary.flagged.items())
+    console.print(
+        f"read {summary.read:,} comments, scored {summary.scored:,} "
+        f"({summary.rate:,.0f}/s), already done {summary.resumed:,}, "
+        f"flagged {flagged}, rejected {summary.rejected:,} -> {summary.output}"
+    )
+
+
+def run(
+    threads: Annotated[list[Path] | None, typer.Argument(help="Thread pages.")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o")] = Path("build/seeds-scored.csv"),
+) -> None:
+    """The main job: train a model if none exists, score the seed threads, show and save them.
+
+    Example: moderate run seeds/threads/*.txt -o build/seeds-scored.csv
+    """
+    from labels.store import LabelError
+    from model.artifacts import ArtifactError
+    from model.train import TrainingError
+    from seeds.errors import InputError
+    from service.run import run_seeds
+
+    settings = load_settings()
+    pages = threads or sorted(Path("seeds/threads").glob("*.txt"))
+    try:
+        result = run_seeds(
+            pages, output, data_dir=settings.data_dir, artifacts_dir=settings.artifacts_dir
+        )
+    except (ArtifactError, InputError, LabelError, TrainingError, OSError) as exc:
+        fail(str(exc))
+    table = Table(title=f"{result.summary.read} comments scored by {result.summary.model_version}")
+    labels = [c.removesuffix("_decision") for c in result.rows.columns if c.endswith("_decision")]
+    table.add_column("thread", no_wrap=True, min_width=8, max_width=14, overflow="ellipsis")
+    table.add_column("#", justify="right", min_width=3)
+    table.add_column("comment", ratio=1, min_width=20, max_width=60)
+    for label in labels:
+        table.add_column(label, no_wrap=True, min_width=12)
+    colours = {"allow": "green", "review": "yellow", "block": "bold red"}
+    for record in result.rows.to_dict("records"):
+        cells = []
+        for label in labels:
+            decision = str(record[f"{label}_decision"])
+            cells.append(f"{record[label]:.2f} [{colours[decision]}]{decision}[/]")
+        text = " ".join(str(record["text"]).split())
+        text = text if len(text) <= 120 else text[:117] + "..."
+        table.add_row(Path(str(record["thread"])).stem, str(record["position"]), text, *cells)
+    console.print(table)
+    trained = "trained now" if result.trained else "existing"
+    console.print(f"model ({trained}): {result.model}")
+    console.print(f"wrote {result.summary.scored} scored comments to {output}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the app."""
+    app.command()(serve)
+    app.command()(score)
+    app.command()(run)

@@ -1,0 +1,411 @@
+"""Honest evaluation: out-of-fold and leave-one-source-out metrics beside a naive baseline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import (
+    average_precision_score,
+    f1_score,
+    matthews_corrcoef,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+
+from labels.store import LABELS
+from model.behaviour import Scorer, behaviour_results
+from model.bias import run_bias
+from model.report import write_report
+from model.train import expected_calibration_error, pick_thresholds
+
+__all__ = [
+    "EvaluationError",
+    "Factory",
+    "PipelineScorer",
+    "Report",
+    "baseline_factory",
+    "config_factory",
+    "evaluate",
+    "label_metrics",
+    "oof_probabilities",
+    "write_report",
+]
+
+
+Factory = Callable[[], Any]
+
+
+class EvaluationError(ValueError):
+    """The dataset cannot be evaluated (no label with two classes, missing columns)."""
+
+
+@dataclass
+class Report:
+    """Everything `evaluate` measured; `write_report` turns it into files."""
+
+    metrics: dict[str, dict[str, dict[str, Any]]]  # system -> label -> metric -> value
+    by_source: dict[str, dict[str, list[dict[str, Any]]]]  # system -> label -> per source
+    oof: dict[str, pd.DataFrame]  # system -> out-of-fold probabilities (index id, col label)
+    truth: pd.DataFrame  # index id: source and the known labels (NaN = unknown)
+    behaviour: dict[str, float] = field(default_factory=dict)
+    behaviour_cases: pd.DataFrame | None = None
+    bias: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready summary (no per-comment probabilities)."""
+        bias = None if self.bias is None else _records(self.bias)
+        failures = None
+        if self.behaviour_cases is not None:
+            failed = self.behaviour_cases[~self.behaviour_cases["passed"]]
+            failures = _records(failed[["capability", "label", "expected", "p", "text"]])
+        return {
+            "meta": self.meta,
+            "metrics": self.metrics,
+            "by_source": self.by_source,
+            "behaviour": self.behaviour,
+            "behaviour_failures": failures,
+            "bias": bias,
+            "notes": self.notes,
+        }
+
+
+class PipelineScorer:
+    """One fitted estimator per label behind the `Scorer` interface (list in, list out)."""
+
+    def __init__(self, estimators: dict[str, Any]) -> None:
+        self.estimators = estimators
+
+    @property
+    def labels(self) -> list[str]:
+        """The labels this scorer predicts."""
+        return list(self.estimators)
+
+    def score(self, texts: Sequence[str]) -> list[_Scores]:
+        """Probability per label for each text."""
+        probs = {k: est.predict_proba(list(texts))[:, 1] for k, est in self.estimators.items()}
+        return [_Scores({k: float(v[i]) for k, v in probs.items()}) for i in range(len(texts))]
+
+
+@dataclass(frozen=True)
+class _Scores:
+    scores: dict[str, float]
+
+
+def baseline_factory() -> Pipeline:
+    """The naive baseline: word TF-IDF + logistic regression, default settings."""
+    return make_pipeline(TfidfVectorizer(), LogisticRegression())
+
+
+def _thresholds(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """The artifact's threshold rule, so evaluation matches deployment."""
+    chosen = pick_thresholds(y, p)
+    return {"review": float(chosen["review"]), "block": float(chosen["block"])}
+
+
+def _at(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    pred = (p >= threshold).astype(int)
+    return {
+        "threshold": float(threshold),
+        "precision": float(precision_score(y, pred, zero_division=0)),
+        "recall": float(recall_score(y, pred, zero_division=0)),
+        "f1": float(f1_score(y, pred, zero_division=0)),
+        "mcc": float(matthews_corrcoef(y, pred)),
+    }
+
+
+def label_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+    """ROC-AUC, PR-AUC, ECE and F1/MCC at the review and block thresholds."""
+    chosen = _thresholds(y, p)
+    return {
+        "n": len(y),
+        "positives": int(y.sum()),
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "ece": expected_calibration_error(y.astype(float), p),
+        "review": _at(y, p, chosen["review"]),
+        "block": _at(y, p, chosen["block"]),
+    }
+
+
+def _fit(estimator: Any, texts: Sequence[str], y: np.ndarray, weights: np.ndarray | None) -> Any:
+    if weights is None or np.all(weights == 1.0):
+        return estimator.fit(list(texts), y)
+    if isinstance(estimator, Pipeline):
+        return estimator.fit(
+            list(texts), y, **{f"{estimator.steps[-1][0]}__sample_weight": weights}
+        )
+    return estimator.fit(list(texts), y, sample_weight=weights)
+
+
+def _fit_predict(
+    factory: Factory,
+    train: Sequence[str],
+    y: np.ndarray,
+    test: Sequence[str],
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    estimator = _fit(clone(factory()), train, y, weights)
+    return np.asarray(estimator.predict_proba(list(test))[:, 1], dtype=float)
+
+
+def _weights(rows: pd.DataFrame, source_weights: Mapping[str, float] | None) -> np.ndarray | None:
+    """Per-row training weight from its source (e.g. Davidson down-weighted), as in training."""
+    if not source_weights:
+        return None
+    return rows["source"].astype(str).map(dict(source_weights)).fillna(1.0).to_numpy(float)
+
+
+def _known(dataset: pd.DataFrame, label: str) -> tuple[pd.DataFrame, np.ndarray]:
+    rows = dataset[dataset[label].notna()]
+    return rows, rows[label].to_numpy().astype(int)
+
+
+def oof_probabilities(
+    dataset: pd.DataFrame,
+    factory: Factory,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    n_jobs: int = 1,
+    notes: list[str] | None = None,
+    source_weights: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """Stratified k-fold out-of-fold probabilities; index id, one column per label (NaN unknown)."""
+    out = pd.DataFrame(index=pd.Index(dataset["id"], name="id"))
+    for label in _labels(dataset):
+        rows, y = _known(dataset, label)
+        k = min(folds, int(np.bincount(y, minlength=2).min()))
+        if k < 2:
+            _note(notes, f"{label}: fewer than 2 examples of a class, no cross-validation")
+            continue
+        texts, w = rows["text"].to_numpy(), _weights(rows, source_weights)
+        splits = list(StratifiedKFold(k, shuffle=True, random_state=seed).split(texts, y))
+        parts = Parallel(n_jobs=n_jobs)(
+            delayed(_fit_predict)(factory, texts[tr], y[tr], texts[te], _take(w, tr))
+            for tr, te in splits
+        )
+        p = np.full(len(y), np.nan)
+        for (_, te), part in zip(splits, parts, strict=True):
+            p[te] = part
+        out.loc[rows["id"].to_numpy(), label] = p
+        if k < folds:
+            _note(notes, f"{label}: {k}-fold instead of {folds}-fold (smallest class has {k})")
+    return out
+
+
+def _given_oof(dataset: pd.DataFrame, given: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Precomputed per-label (id, p) frames as the wide frame oof_probabilities returns."""
+    out = pd.DataFrame(index=pd.Index(dataset["id"], name="id"))
+    for label, frame in given.items():
+        known = int(dataset[label].notna().sum()) if label in dataset else 0
+        out[label] = frame.set_index("id")["p"].reindex(out.index)
+        if int(out[label].notna().sum()) != known:
+            raise EvaluationError(f"{label}: the given out-of-fold probabilities miss rows")
+    return out
+
+
+def _take(weights: np.ndarray | None, index: np.ndarray) -> np.ndarray | None:
+    return None if weights is None else weights[index]
+
+
+def _labels(dataset: pd.DataFrame) -> list[str]:
+    return [label for label in LABELS if label in dataset and dataset[label].notna().any()]
+
+
+def _note(notes: list[str] | None, message: str) -> None:
+    if notes is not None and message not in notes:
+        notes.append(message)
+
+
+def _by_source(
+    dataset: pd.DataFrame,
+    factory: Factory,
+    label: str,
+    review: float,
+    n_jobs: int,
+    notes: list[str],
+    source_weights: Mapping[str, float] | None = None,
+) -> list[dict[str, Any]]:
+    """Leave-one-source-out: train on every other source, test on this one."""
+    rows, y = _known(dataset, label)
+    sources = sorted(rows["source"].astype(str).unique())
+    if len(sources) < 2:
+        _note(notes, f"{label}: one source only, no leave-one-source-out evaluation")
+        return []
+    texts, src = rows["text"].to_numpy(), rows["source"].astype(str).to_numpy()
+    w = _weights(rows, source_weights)
+    held = [s for s in sources if len(np.unique(y[src != s])) == 2]
+    for s in sorted(set(sources) - set(held)):
+        _note(notes, f"{label}: source {s} not held out, the other sources have one class")
+    parts = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_predict)(
+            factory, texts[src != s], y[src != s], texts[src == s], _take(w, src != s)
+        )
+        for s in held
+    )
+    results = []
+    for s, p in zip(held, parts, strict=True):
+        ys = y[src == s]
+        entry: dict[str, Any] = {"source": s, "n": len(ys), "positives": int(ys.sum())}
+        entry["flagged"] = float((p >= review).mean())  # share sent to review or block
+        if len(np.unique(ys)) == 2:
+            entry["roc_auc"] = float(roc_auc_score(ys, p))
+            entry["pr_auc"] = float(average_precision_score(ys, p))
+        else:
+            entry["roc_auc"] = entry["pr_auc"] = None
+            _note(notes, f"{label}: source {s} has a single class, AUC undefined (see flagged)")
+        results.append(entry)
+    return results
+
+
+def config_factory(config: Any = None) -> Factory:
+    """A factory for the project's pipeline (model.pipeline.build_pipeline) with `config`."""
+    from model.pipeline import ModelConfig, build_pipeline
+
+    chosen = ModelConfig() if config is None else config
+    return partial(build_pipeline, chosen)
+
+
+def _as_factory(config_or_factory: Any) -> tuple[Factory, str, Mapping[str, float] | None]:
+    if callable(config_or_factory):
+        name = getattr(config_or_factory, "__name__", "custom estimator factory")
+        return config_or_factory, name, None
+    weights = getattr(config_or_factory, "source_weights", None)
+    return config_factory(config_or_factory), _describe(config_or_factory), weights
+
+
+def _describe(config: Any) -> str:
+    keys = ("word_ngrams", "char_ngrams", "use_char", "min_df", "C", "source_weights")
+    shown = ", ".join(f"{k}={getattr(config, k)!r}" for k in keys if hasattr(config, k))
+    return f"model.pipeline.build_pipeline({type(config).__name__}({shown}))"
+
+
+def _model_meta(model: Scorer | None) -> dict[str, Any]:
+    """What a trained Model says about itself: version, why these settings, thresholds."""
+    metadata = getattr(model, "metadata", None) or {}
+    out: dict[str, Any] = {}
+    if getattr(model, "version", "unsaved") != "unsaved":
+        out["artifact version"] = model.version  # type: ignore[union-attr]
+    why = metadata.get("selection", {}).get("why")
+    if why:
+        out["settings chosen by cross-validation"] = why
+    if metadata.get("thresholds"):
+        out["deployed thresholds"] = metadata["thresholds"]
+    return out
+
+
+def _fit_all(
+    dataset: pd.DataFrame, factory: Factory, source_weights: Mapping[str, float] | None
+) -> PipelineScorer:
+    estimators = {}
+    for label in _labels(dataset):
+        rows, y = _known(dataset, label)
+        if len(np.unique(y)) == 2:
+            w = _weights(rows, source_weights)
+            estimators[label] = _fit(clone(factory()), rows["text"].tolist(), y, w)
+    return PipelineScorer(estimators)
+
+
+def evaluate(
+    dataset: pd.DataFrame,
+    config_or_factory: Any,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    model: Scorer | None = None,
+    baseline: bool = True,
+    by_source: bool = True,
+    n_jobs: int = 1,
+    oof: Mapping[str, pd.DataFrame] | None = None,
+) -> Report:
+    """Cross-validated, leave-one-source-out, behavioural and bias evaluation of a model.
+
+    `config_or_factory` is a ModelConfig (fed to model.pipeline.build_pipeline) or a callable
+    returning an unfitted estimator on raw texts. `model` is the trained model to run the
+    behavioural and bias tests on; when None, the factory is fitted on the whole dataset.
+    `oof` (per label: columns id and p, as in model.train.Trained.oof) reuses the model's
+    out-of-fold probabilities from training instead of refitting it `folds` times.
+    """
+    missing = {"id", "source", "text"} - set(dataset.columns)
+    if missing:
+        raise EvaluationError(f"dataset lacks column(s) {', '.join(sorted(missing))}")
+    factory, described, weights = _as_factory(config_or_factory)
+    systems: dict[str, Factory] = {"model": factory}
+    if baseline:
+        systems["baseline"] = baseline_factory
+    notes: list[str] = []
+    probs = {
+        name: _given_oof(dataset, oof)
+        if name == "model" and oof is not None
+        else oof_probabilities(
+            dataset,
+            f,
+            folds=folds,
+            seed=seed,
+            n_jobs=n_jobs,
+            notes=notes,
+            source_weights=weights if name == "model" else None,
+        )
+        for name, f in systems.items()
+    }
+    if oof is not None:
+        notes.append("model: out-of-fold probabilities reused from training")
+    truth = dataset.set_index("id")[["source", *_labels(dataset)]]
+    metrics: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in systems}
+    sources: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in systems}
+    for name, f in systems.items():
+        for label in probs[name].columns:
+            known = probs[name][label].notna().to_numpy()
+            y = truth[label].to_numpy()[known].astype(int)
+            metrics[name][label] = label_metrics(y, probs[name][label].to_numpy()[known])
+            if by_source:
+                review = metrics[name][label]["review"]["threshold"]
+                w = weights if name == "model" else None
+                sources[name][label] = _by_source(dataset, f, label, review, n_jobs, notes, w)
+    if not any(metrics["model"].values()):
+        raise EvaluationError("no label has at least 2 examples of each class")
+    scorer = model if model is not None else _fit_all(dataset, factory, weights)
+    cases = behaviour_results(scorer)
+    rates = cases.groupby("capability", sort=True)["passed"].mean()
+    bias = run_bias(scorer) if "toxic" in scorer.labels else None
+    meta = {
+        "rows": len(dataset),
+        "folds": folds,
+        "seed": seed,
+        "model": described,
+        "baseline": "TfidfVectorizer() + LogisticRegression(), default settings",
+        "sources": {str(k): int(v) for k, v in dataset["source"].value_counts().items()},
+        "labelled": {label: int(dataset[label].notna().sum()) for label in _labels(dataset)},
+        **_model_meta(model),
+    }
+    return Report(
+        metrics=metrics,
+        by_source=sources,
+        oof=probs,
+        truth=truth,
+        behaviour={str(k): float(v) for k, v in rates.items()},
+        behaviour_cases=cases,
+        bias=bias,
+        notes=notes,
+        meta=meta,
+    )
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """DataFrame rows as JSON-safe dicts (NaN becomes None)."""
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [{str(k): v for k, v in row.items()} for row in clean.to_dict(orient="records")]

@@ -1,0 +1,373 @@
+"""Write an evaluation report: report.json, REPORT.md, MODEL_CARD.md and PNG plots."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from model.evaluate import Report
+
+COLOURS = {"model": "tab:blue", "baseline": "tab:gray"}
+# Bias AUCs under this are called out in the model card as a known limit.
+BIAS_FLOOR = 0.8
+# Fewer labelled comments than this make every metric of a label too uncertain to trust.
+SMALL = 1000
+
+
+def write_report(report: Report, directory: Path) -> list[Path]:
+    """Write the report files into `directory` (created if needed); return their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    directory.mkdir(parents=True, exist_ok=True)
+    written = [
+        _write(directory / "report.json", json.dumps(report.to_dict(), indent=2, default=_json)),
+        _write(directory / "REPORT.md", render_markdown(report)),
+        _write(directory / "MODEL_CARD.md", render_model_card(report)),
+    ]
+    for name, plot in (
+        ("pr_curves.png", _plot_pr),
+        ("reliability.png", _plot_reliability),
+        ("per_source.png", _plot_sources),
+    ):
+        path = directory / name
+        if plot(report, path):
+            written.append(path)
+    return written
+
+
+def _write(path: Path, text: str) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text + ("" if text.endswith("\n") else "\n"), "utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _f(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_f(v) for v in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _cv_section(report: Report) -> list[str]:
+    lines = ["## Cross-validated (out-of-fold) metrics", ""]
+    systems = list(report.metrics)
+    for label, m in report.metrics["model"].items():
+        lines += [f"### {label} ({m['n']} comments, {m['positives']} positive)", ""]
+        header = ["metric", *systems]
+        rows: list[list[Any]] = []
+        for key in ("roc_auc", "pr_auc", "ece"):
+            rows.append([key, *[report.metrics[s].get(label, {}).get(key) for s in systems]])
+        for point in ("review", "block"):
+            for key in ("threshold", "precision", "recall", "f1", "mcc"):
+                row = [report.metrics[s].get(label, {}).get(point, {}).get(key) for s in systems]
+                rows.append([f"{point} {key}", *row])
+        lines += _table(header, rows)
+    return lines
+
+
+def _source_section(report: Report) -> list[str]:
+    if not any(report.by_source.get("model", {}).values()):
+        return []
+    lines = [
+        "## Leave-one-source-out",
+        "",
+        "Each source is held out in turn; the model is trained on all the others. "
+        "`flagged` is the share of the held-out comments at or above the review threshold "
+        "(its recall when the source has only positives, its false-alarm rate when only "
+        "negatives).",
+        "",
+    ]
+    for label, results in report.by_source["model"].items():
+        base = {r["source"]: r for r in report.by_source.get("baseline", {}).get(label, [])}
+        header = ["source", "n", "positives", "ROC-AUC", "baseline", "PR-AUC", "baseline"]
+        header += ["flagged", "baseline"]
+        rows = []
+        for r in results:
+            b = base.get(r["source"], {})
+            rows.append(
+                [
+                    *(r["source"], r["n"], r["positives"], r["roc_auc"], b.get("roc_auc")),
+                    *(r["pr_auc"], b.get("pr_auc"), r["flagged"], b.get("flagged")),
+                ]
+            )
+        lines += [f"### {label}", "", *_table(header, rows)]
+    return lines
+
+
+def _behaviour_section(report: Report) -> list[str]:
+    if not report.behaviour:
+        return []
+    lines = [
+        "## Behavioural tests",
+        "",
+        "Team-written cases (model/data/behaviour.jsonl); a case passes when the calibrated "
+        "probability is on the expected side of 0.5.",
+        "",
+    ]
+    counts: dict[str, int] = {}
+    if report.behaviour_cases is not None:
+        counts = {
+            str(k): int(v) for k, v in report.behaviour_cases["capability"].value_counts().items()
+        }
+    rows = [[c, counts.get(c, ""), rate] for c, rate in report.behaviour.items()]
+    lines += _table(["capability", "cases", "pass rate"], rows)
+    if report.behaviour_cases is not None:
+        failed = report.behaviour_cases[~report.behaviour_cases["passed"]]
+        if len(failed):
+            lines += ["Failed cases:", ""]
+            for r in failed.itertuples():
+                text = str(r.text) if len(str(r.text)) <= 90 else str(r.text)[:87] + "..."
+                lines.append(
+                    f"- {r.capability}: p({r.label})={r.p:.2f}, expected {r.expected}: {text}"
+                )
+            lines.append("")
+    return lines
+
+
+def _bias_section(report: Report) -> list[str]:
+    if report.bias is None or report.bias.empty:
+        return []
+    lines = [
+        "## Bias audit (toxic)",
+        "",
+        "Identity-term templates (model/data/identity_templates.jsonl x identity_terms.txt); "
+        "AUCs as defined for the Jigsaw unintended-bias benchmark. A low BPSN AUC means "
+        "benign comments mentioning the identity score like toxic ones elsewhere.",
+        "",
+    ]
+    cols = ["identity", "n", "subgroup_auc", "bpsn_auc", "bnsp_auc", "mean_p_benign"]
+    rows = report.bias[cols].to_numpy().tolist()
+    return lines + _table(cols, rows)
+
+
+def render_markdown(report: Report) -> str:
+    """The human-readable report."""
+    meta = report.meta
+    lines = [
+        "# Evaluation report",
+        "",
+        f"- rows: {meta.get('rows')}; labelled: {meta.get('labelled')}",
+        f"- model: {meta.get('model')}",
+        f"- baseline: {meta.get('baseline')}",
+        f"- {meta.get('folds')}-fold stratified cross-validation, seed {meta.get('seed')}",
+    ]
+    for key, value in meta.items():
+        if key not in {"rows", "labelled", "model", "baseline", "folds", "seed", "sources"}:
+            lines.append(f"- {key}: {value}")
+    lines += [
+        "",
+        "Thresholds are picked on the same out-of-fold probabilities they are scored on "
+        "(as the artifact does), so F1/MCC at them are slightly optimistic; AUCs are not.",
+        "",
+    ]
+    lines += _cv_section(report) + _source_section(report)
+    lines += _behaviour_section(report) + _bias_section(report)
+    if report.notes:
+        lines += ["## Notes", "", *[f"- {n}" for n in report.notes], ""]
+    lines += ["Plots: pr_curves.png, reliability.png, per_source.png.", ""]
+    return "\n".join(lines)
+
+
+def render_model_card(report: Report) -> str:
+    """MODEL_CARD.md: data, intended use, headline metrics and known limits."""
+    meta = report.meta
+    sources = ", ".join(f"{k} ({v})" for k, v in meta.get("sources", {}).items())
+    lines = [
+        "# Model card: moderate",
+        "",
+        "## Model",
+        "",
+        f"{meta.get('model')}. One linear classifier per label with calibrated "
+        "probabilities; thresholds map a probability to allow / review / block.",
+        "",
+        "## Data",
+        "",
+        f"{meta.get('rows')} comments; labelled per label: {meta.get('labelled')}.",
+        f"Sources: {sources}.",
+        "Each corpus labels one axis; the other label is unknown for its comments, not 0.",
+        "",
+        "## Intended use",
+        "",
+        "Human-assisted moderation of English comments: the model ranks and pre-sorts "
+        "comments so that people review the risky ones first. `block` is meant for "
+        "high-precision cases, `review` sends a comment to a person. It is not meant to "
+        "decide alone about people, accounts or bans, nor for other languages.",
+        "",
+        "## Headline metrics (out-of-fold)",
+        "",
+    ]
+    rows = []
+    for label, m in report.metrics["model"].items():
+        b = report.metrics.get("baseline", {}).get(label, {})
+        rows.append([label, m["roc_auc"], b.get("roc_auc"), m["pr_auc"], b.get("pr_auc"), m["ece"]])
+    header = ["label", "ROC-AUC", "baseline", "PR-AUC", "baseline", "ECE"]
+    lines += _table(header, rows)
+    lines += ["## Known limits", "", *[f"- {x}" for x in _limits(report)], ""]
+    return "\n".join(lines)
+
+
+def _limits(report: Report) -> list[str]:
+    meta = report.meta
+    limits = [
+        "English only. Sources differ in domain and labelling policy (see Data); a new "
+        "site's comments look like the leave-one-source-out figures, not the cross-validated "
+        "ones.",
+        "Bag-of-n-grams: no understanding of negation, quotation or sarcasm beyond word "
+        "pairs; context (the parent comment, the thread) is not used.",
+    ]
+    for label, rows in meta.get("labelled", {}).items():
+        if rows < SMALL:
+            limits.append(f"{label}: only {rows} labelled comments; every figure is uncertain.")
+    if "conspiracy" in report.metrics.get("model", {}):
+        limits.append(
+            "conspiracy: the labelled corpora are few and topic-bound (e.g. 5G, COVID "
+            "vaccines); expect weak transfer to new conspiracy topics."
+        )
+    weak = [c for c, r in report.behaviour.items() if r < 0.7]
+    if weak:
+        shown = ", ".join(f"{c} ({report.behaviour[c]:.0%})" for c in weak)
+        limits.append(f"Behavioural capabilities below 70 % pass rate: {shown}.")
+    if report.bias is not None and not report.bias.empty:
+        low = report.bias[report.bias["bpsn_auc"] < BIAS_FLOOR]["identity"].tolist()
+        if low:
+            limits.append(
+                f"Benign mentions of these identities score high (BPSN AUC < {BIAS_FLOOR}): "
+                + ", ".join(low)
+                + "."
+            )
+    limits += [n for n in report.notes if "single class" in n or "fewer than" in n]
+    return limits
+
+
+def _labels(report: Report) -> list[str]:
+    return list(report.metrics["model"])
+
+
+def _pairs(report: Report, label: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    out = []
+    for system, frame in report.oof.items():
+        if label in frame:
+            known = frame[label].notna().to_numpy()
+            y = report.truth[label].reindex(frame.index).to_numpy()[known].astype(int)
+            out.append((system, y, frame[label].to_numpy()[known]))
+    return out
+
+
+def _axes(count: int, height: float = 4.0) -> tuple[Any, list[Axes]]:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, count, figsize=(5.5 * count, height), squeeze=False)
+    return fig, list(axes[0])
+
+
+def _save(fig: Any, path: Path, bottom: float = 0.0) -> bool:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def _plot_pr(report: Report, path: Path) -> bool:
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    labels = _labels(report)
+    if not labels:
+        return False
+    fig, axes = _axes(len(labels))
+    for ax, label in zip(axes, labels, strict=True):
+        for system, y, p in _pairs(report, label):
+            precision, recall, _ = precision_recall_curve(y, p)
+            ap = average_precision_score(y, p)
+            ax.plot(recall, precision, color=COLOURS.get(system), label=f"{system} (AP {ap:.3f})")
+        for point, marker in (("review", "o"), ("block", "s")):
+            at = report.metrics["model"][label][point]
+            ax.plot(at["recall"], at["precision"], marker, color="black", label=point)
+        ax.set(title=f"{label}: precision-recall", xlabel="recall", ylabel="precision")
+        ax.set(xlim=(0, 1), ylim=(0, 1.02))
+        ax.legend(loc="lower left")
+    return _save(fig, path)
+
+
+def _plot_reliability(report: Report, path: Path) -> bool:
+    labels = _labels(report)
+    if not labels:
+        return False
+    fig, axes = _axes(len(labels))
+    edges = np.linspace(0, 1, 11)
+    for ax, label in zip(axes, labels, strict=True):
+        ax.plot([0, 1], [0, 1], ":", color="black", label="perfect")
+        for system, y, p in _pairs(report, label):
+            which = np.clip(np.digitize(p, edges[1:-1]), 0, 9)
+            frame = pd.DataFrame({"bin": which, "y": y, "p": p}).groupby("bin").mean()
+            ece = report.metrics[system][label]["ece"]
+            ax.plot(
+                frame["p"],
+                frame["y"],
+                "o-",
+                color=COLOURS.get(system),
+                label=f"{system} (ECE {ece:.3f})",
+            )
+        ax.set(title=f"{label}: reliability", xlabel="mean predicted probability")
+        ax.set(ylabel="observed frequency", xlim=(0, 1), ylim=(0, 1))
+        ax.legend(loc="upper left")
+    return _save(fig, path)
+
+
+def _plot_sources(report: Report, path: Path) -> bool:
+    labels = [lab for lab, rows in report.by_source.get("model", {}).items() if rows]
+    if not labels:
+        return False
+    longest = max(len(report.by_source["model"][lab]) for lab in labels)
+    fig, axes = _axes(len(labels), height=1.2 + 0.5 * longest)
+    for ax, label in zip(axes, labels, strict=True):
+        systems = [s for s in report.by_source if report.by_source[s].get(label)]
+        names = [r["source"] for r in report.by_source["model"][label]]
+        ypos = np.arange(len(names))
+        height = 0.8 / len(systems)
+        for i, system in enumerate(systems):
+            rows = {r["source"]: r for r in report.by_source[system][label]}
+            values, hatches = [], []
+            for name in names:
+                r = rows.get(name, {})
+                auc = r.get("roc_auc")
+                values.append(auc if auc is not None else r.get("flagged", 0.0))
+                hatches.append("" if auc is not None else "//")
+            bars = ax.barh(
+                ypos + i * height, values, height, color=COLOURS.get(system), label=system
+            )
+            for bar, hatch in zip(bars, hatches, strict=True):
+                bar.set_hatch(hatch)
+        ax.set_yticks(ypos + height * (len(systems) - 1) / 2, names)
+        ax.invert_yaxis()
+        ax.set(xlim=(0, 1), title=f"{label}: held-out source")
+        ax.set(xlabel="ROC-AUC (hatched: share flagged, single-class source)")
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(names))
+    return _save(fig, path, bottom=0.4 / fig.get_figheight())

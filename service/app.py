@@ -1,0 +1,269 @@
+"""The moderation HTTP API: `create_app(settings)` builds a FastAPI app around one model."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Security
+from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.security import APIKeyHeader
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import JSONResponse, Response
+
+from model.predict import Model, Scored
+from moderate.settings import Settings
+from seeds.comments import comment_id
+from seeds.split import split_thread
+from service.batcher import Batcher
+from service.holder import ModelHolder, ReloadRefused
+from service.limits import BodyLimitMiddleware, check_comments, key_matches, read_keys
+from service.metrics import Metrics, MetricsMiddleware
+from service.schemas import (
+    ErrorBody,
+    Health,
+    ModelInfo,
+    ReloadResponse,
+    ScoredComment,
+    ScoreRequest,
+    ScoreResponse,
+    SpanOut,
+    ThreadComment,
+    ThreadRequest,
+    ThreadResponse,
+)
+
+log = logging.getLogger("moderate.service")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the JSON errors a route can answer with."""
+    return {code: {"model": ErrorBody} for code in codes}
+
+
+@dataclass
+class ServiceState:
+    """Everything a request handler needs, built once per app."""
+
+    settings: Settings
+    holder: ModelHolder
+    metrics: Metrics
+    keys: tuple[str, ...]
+    batcher: Batcher
+
+
+async def get_state(request: Request) -> ServiceState:
+    """The app's state (a typed dependency; async like the others, so no threadpool hop)."""
+    state: ServiceState = request.app.state.service
+    return state
+
+
+State = Annotated[ServiceState, Depends(get_state)]
+
+
+async def require_key(state: State, key: Annotated[str | None, Security(api_key_header)]) -> None:
+    """401 unless keys are configured off or the X-API-Key header holds one of them."""
+    if state.keys and (key is None or not key_matches(key, state.keys)):
+        raise HTTPException(
+            401,
+            {"error": "missing or invalid API key (send it in the X-API-Key header)"},
+            headers={"WWW-Authenticate": "ApiKey"},
+        )
+
+
+async def get_model(state: State) -> Model:
+    """The serving model, taken once for the whole request (a reload cannot split it)."""
+    model = state.holder.model
+    if model is None:
+        raise HTTPException(503, {"error": f"no model loaded: {state.holder.error}"})
+    return model
+
+
+Authorised = Depends(require_key)
+Serving = Annotated[Model, Depends(get_model)]
+
+
+def _spans(scored: Scored) -> dict[str, list[SpanOut]] | None:
+    if scored.spans is None:
+        return None
+    return {
+        label: [SpanOut(start=s.start, end=s.end, text=s.text, weight=s.weight) for s in spans]
+        for label, spans in scored.spans.items()
+    }
+
+
+async def _score(
+    state: ServiceState, model: Model, texts: Sequence[str], explain: bool
+) -> list[Scored]:
+    check_comments(texts, state.settings.max_comments, state.settings.max_comment_chars)
+    if not texts:
+        return []
+    results = await state.batcher.score(model, texts, explain)
+    state.metrics.scored(r.decisions for r in results)
+    return results
+
+
+async def score(body: ScoreRequest, state: State, model: Serving) -> ScoreResponse:
+    """Score comments: calibrated probabilities and allow/review/block per label, in order."""
+    texts = [c.text for c in body.comments]
+    results = await _score(state, model, texts, body.explain)
+    comments = [
+        ScoredComment(
+            id=c.id if c.id is not None else comment_id("api", i, c.text),
+            scores=r.scores,
+            decisions=r.decisions,
+            spans=_spans(r),
+            model_version=r.model_version,
+        )
+        for i, (c, r) in enumerate(zip(body.comments, results, strict=True))
+    ]
+    return ScoreResponse(model_version=model.version, comments=comments)
+
+
+async def score_thread(body: ThreadRequest, state: State, model: Serving) -> ThreadResponse:
+    """Split a raw thread page into its title and comments, and score the comments."""
+    thread = await run_in_threadpool(split_thread, body.text, body.name)
+    results = await _score(state, model, [c.text for c in thread.comments], body.explain)
+    comments = [
+        ThreadComment(
+            id=c.id,
+            position=c.position,
+            text=c.text,
+            author=c.author,
+            parent=c.parent,
+            lines=c.lines,
+            scores=r.scores,
+            decisions=r.decisions,
+            spans=_spans(r),
+            model_version=r.model_version,
+        )
+        for c, r in zip(thread.comments, results, strict=True)
+    ]
+    return ThreadResponse(
+        name=thread.name, title=thread.title, model_version=model.version, comments=comments
+    )
+
+
+async def model_info(model: Serving) -> ModelInfo:
+    """The serving model: version, labels, thresholds and headline metrics."""
+    metrics = model.metadata.get("metrics", {})
+    return ModelInfo(
+        version=model.version,
+        labels=list(model.labels),
+        thresholds=model.thresholds,
+        metrics=metrics if isinstance(metrics, dict) else {},
+    )
+
+
+async def reload_model(state: State) -> ReloadResponse:
+    """Load the artifact `current` points at and swap it in; a bad one is refused (409)."""
+    try:
+        fresh, previous = await run_in_threadpool(state.holder.reload)
+    except ReloadRefused as exc:
+        state.metrics.reloads.labels("refused").inc()
+        serving = state.holder.model.version if state.holder.model else None
+        raise HTTPException(
+            409, {"error": f"artifact refused, still serving {serving}: {exc}"}
+        ) from exc
+    state.metrics.reloads.labels("loaded").inc()
+    return ReloadResponse(version=fresh.version, previous=previous.version if previous else None)
+
+
+async def livez() -> Health:
+    """The process is up."""
+    return Health(status="ok")
+
+
+async def readyz(state: State) -> JSONResponse:
+    """Ready only when a model is loaded (503 otherwise)."""
+    model = state.holder.model
+    if model is None:
+        return JSONResponse(Health(status="unready").model_dump(), status_code=503)
+    return JSONResponse(Health(status="ok", model_version=model.version).model_dump())
+
+
+async def metrics(state: State) -> Response:
+    """Prometheus metrics of this process."""
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Load the model at startup and reload it on SIGHUP while serving."""
+    state: ServiceState = app.state.service
+    try:
+        await run_in_threadpool(state.holder.reload)
+    except ReloadRefused:
+        if state.settings.require_model:
+            raise
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def on_hup() -> None:
+        with contextlib.suppress(ReloadRefused):
+            await run_in_threadpool(state.holder.reload)
+            state.metrics.reloads.labels("loaded").inc()
+            return
+        state.metrics.reloads.labels("refused").inc()
+
+    def hup() -> None:
+        task = loop.create_task(on_hup())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    # Signal handlers exist only in the main thread (not under TestClient): skip them there.
+    hup_installed = False
+    with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+        loop.add_signal_handler(signal.SIGHUP, hup)
+        hup_installed = True
+    try:
+        yield
+    finally:
+        if hup_installed:
+            loop.remove_signal_handler(signal.SIGHUP)
+        await state.batcher.stop()
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the API around the model in settings.model_path or settings.artifacts_dir/current."""
+    app = FastAPI(
+        title="moderate",
+        summary="Offline comment moderation: toxicity and conspiracy scores with explanations.",
+        version="1",
+        lifespan=lifespan,
+    )
+    state = ServiceState(
+        settings=settings,
+        holder=ModelHolder(settings.artifacts_dir, settings.model_path),
+        metrics=Metrics(),
+        keys=read_keys(settings.api_keys, settings.api_key_file),
+        batcher=Batcher(settings.max_comments),
+    )
+    app.state.service = state
+    secured = [Authorised]
+    scoring = _errors(401, 413, 503)  # 422 also names max_comment_chars when it is exceeded
+    app.post("/v1/score", dependencies=secured, responses=scoring)(score)
+    app.post("/v1/threads:score", dependencies=secured, responses=scoring)(score_thread)
+    app.get("/v1/model", dependencies=secured, responses=_errors(401, 503))(model_info)
+    app.post("/v1/model:reload", dependencies=secured, responses=_errors(401, 409))(reload_model)
+    app.get("/livez")(livez)
+    app.get("/readyz", response_model=Health, responses={503: {"model": Health}})(readyz)
+    app.get("/metrics", response_class=Response)(metrics)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["X-API-Key", "Content-Type"],
+        )
+    app.add_middleware(BodyLimitMiddleware, maximum=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    return app

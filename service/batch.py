@@ -1,0 +1,302 @@
+"""Batch scoring of comment dumps: `score_files` reads with the seeds readers, scores with
+`Model.score` (locally or on a dask.distributed cluster) and writes CSV, JSONL or Parquet."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gzip
+import shutil
+import tempfile
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any, Literal
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from model.artifacts import load
+from model.predict import Model, Scored
+from seeds.comments import Comment
+from seeds.readers import ReadStats, read_comments
+from service.writers import Done, Row, Writer, columns, open_writer, output_format
+
+Engine = Literal["local", "dask"]
+
+
+class BatchError(Exception):
+    """A batch run that cannot go on (e.g. an output that does not match its inputs)."""
+
+
+@dataclass
+class Summary:
+    """What a run did: comments read, scored now, already in the output, flagged, rejected."""
+
+    output: Path
+    model_version: str
+    read: int = 0
+    scored: int = 0
+    resumed: int = 0
+    rejected: int = 0
+    flagged: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        """Comments scored per second in this run."""
+        return self.scored / self.seconds if self.seconds > 0 else 0.0
+
+
+def score_files(
+    inputs: Sequence[str | Path],
+    output: Path,
+    *,
+    model: Path,
+    engine: Engine = "local",
+    scheduler: str | None = None,
+    text_field: str | None = None,
+    on_error: Literal["raise", "skip"] = "raise",
+    rejects: Path | None = None,
+    resume: bool = False,
+    include_text: bool = False,
+    batch_size: int = 2000,
+    progress: bool = False,
+) -> Summary:
+    """Score every comment of the inputs with the artifact at `model` and write them to output."""
+    output_format(output)  # bad arguments fail before any work or any write
+    if engine not in ("local", "dask"):
+        raise BatchError(f"engine must be local or dask, not {engine!r}")
+    if engine == "dask" and scheduler is None:
+        raise BatchError("--engine dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
+    scorer = load(model)
+    labels = list(scorer.labels)
+    writer, done = open_writer(output, columns(labels, include_text), labels, resume)
+    if done.rows and done.model_version != scorer.version:
+        writer.close()
+        raise BatchError(
+            f"{output}: written by model {done.model_version}, not {scorer.version}; "
+            "score again without --resume"
+        )
+    summary = Summary(output=output, model_version=scorer.version, resumed=done.rows)
+    flagged: Counter[str] = Counter(done.flagged)
+    stats = ReadStats()
+    start = time.perf_counter()
+    try:
+        with contextlib.ExitStack() as stack:
+            paths = _localize_all(inputs, stack)
+            bar = stack.enter_context(_Bar(paths, progress))
+            comments = read_comments(
+                paths, text_field=text_field, on_error=on_error, rejects=rejects, stats=stats
+            )
+            batches = _batched(_skip_done(comments, done, bar), batch_size)
+            if engine == "dask":
+                scored = _score_dask(batches, model, scorer.version, str(scheduler), stack)
+            else:
+                scored = ((batch, scorer.score([c.text for c in batch])) for batch in batches)
+            for batch, results in scored:
+                rows = [
+                    _row(c, r, labels, include_text) for c, r in zip(batch, results, strict=True)
+                ]
+                writer.write(rows)
+                for row in rows:
+                    flagged.update(k for k in labels if row[f"{k}_decision"] != "allow")
+                summary.scored += len(rows)
+                bar.advance(batch, summary.scored / max(time.perf_counter() - start, 1e-9))
+        writer.close()
+    except BaseException:
+        _close_quietly(writer, output)
+        raise
+    summary.read = stats.comments
+    summary.rejected = stats.rejected
+    summary.flagged = {label: flagged[label] for label in labels}
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _close_quietly(writer: Writer, output: Path) -> None:
+    # A Parquet run that stops keeps its parts for --resume; CSV/JSONL are already flushed.
+    if output_format(output) != "parquet":
+        writer.close()
+
+
+def _row(comment: Comment, scored: Scored, labels: Sequence[str], include_text: bool) -> Row:
+    row: Row = {"id": comment.id, "thread": comment.thread, "position": comment.position}
+    if include_text:
+        row["text"] = comment.text
+    for label in labels:
+        row[label] = scored.scores[label]
+    for label in labels:
+        row[f"{label}_decision"] = scored.decisions[label]
+    row["model_version"] = scored.model_version
+    return row
+
+
+def _skip_done(comments: Iterator[Comment], done: Done, bar: _Bar) -> Iterator[Comment]:
+    """Skip the comments a previous run wrote, checking the last one's id matches."""
+    if done.rows:
+        skipped = list(islice(comments, done.rows - 1))
+        last = next(comments, None)
+        if len(skipped) < done.rows - 1 or last is None or last.id != done.last_id:
+            raise BatchError(
+                f"the output holds {done.rows} rows ending with id {done.last_id}, which the "
+                "inputs do not match; score again without --resume"
+            )
+        bar.advance([*skipped[-1:], last], 0.0)
+    yield from comments
+
+
+def _batched(comments: Iterable[Comment], size: int) -> Iterator[list[Comment]]:
+    iterator = iter(comments)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _is_url(item: str | Path) -> bool:
+    text = str(item)
+    return "://" in text and not text.startswith("file://")
+
+
+def _localize_all(inputs: Sequence[str | Path], stack: contextlib.ExitStack) -> list[Path]:
+    """Local paths for the inputs: fsspec URLs (s3://, https://, memory://...) copied once."""
+    tmp = None
+    if any(_is_url(item) for item in inputs):
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="moderate-score-")))
+    return [
+        _fetch(str(item), tmp, i) if tmp is not None and _is_url(item)
+        else Path(str(item).removeprefix("file://"))
+        for i, item in enumerate(inputs)
+    ]  # fmt: skip
+
+
+def _fetch(url: str, tmp: Path, index: int) -> Path:
+    # Keep the base name: comment ids are derived from it, so they match a local run.
+    target = tmp / str(index) / url.rstrip("/").rsplit("/", 1)[-1]
+    target.parent.mkdir()
+    with fsspec.open(url, "rb") as source, target.open("wb") as sink:
+        shutil.copyfileobj(source, sink, length=1 << 20)
+    return target
+
+
+# --- the dask engine -------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=2)
+def _worker_model(path: str, version: str) -> Model:
+    """The model on a worker, loaded once per (artifact path, version) per process."""
+    return load(Path(path))
+
+
+def model_loads() -> int:
+    """How many times this process has loaded a model for the dask engine (once per artifact)."""
+    return _worker_model.cache_info().misses
+
+
+def _score_on_worker(path: str, version: str, texts: list[str]) -> list[Scored]:
+    return _worker_model(path, version).score(texts)
+
+
+def _score_dask(
+    batches: Iterator[list[Comment]],
+    model: Path,
+    version: str,
+    scheduler: str,
+    stack: contextlib.ExitStack,
+) -> Iterator[tuple[list[Comment], list[Scored]]]:
+    """Submit batches to the cluster, a bounded number in flight, and yield them in order."""
+    from distributed import Client
+
+    client = stack.enter_context(Client(scheduler, timeout="20s"))
+    window = 2 * max(sum(client.nthreads().values()), 1)
+    pending: deque[tuple[list[Comment], Any]] = deque()
+    artifact = str(model.resolve())
+    for batch in batches:
+        texts = [c.text for c in batch]
+        pending.append(
+            (batch, client.submit(_score_on_worker, artifact, version, texts, pure=False))
+        )
+        if len(pending) >= window:
+            head, future = pending.popleft()
+            yield head, future.result()
+    while pending:
+        head, future = pending.popleft()
+        yield head, future.result()
+
+
+# --- progress ----------------------------------------------------------------------------
+
+
+class _Bar:
+    """A rich progress bar over the inputs' lines (known up front), with comments/s and ETA."""
+
+    def __init__(self, paths: Sequence[Path], enabled: bool) -> None:
+        self.enabled = enabled
+        self.sizes = [_count_lines(p) for p in paths] if enabled else []
+        self.file = 0
+        self.last_line = 0
+        self.progress = Progress(
+            TextColumn("scoring"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[comments]:,} comments, {task.fields[rate]}/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=not enabled,
+        )
+        self.task = self.progress.add_task(
+            "scoring", total=sum(self.sizes) or None, comments=0, rate="-"
+        )
+
+    def __enter__(self) -> _Bar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is None and self.enabled:
+            self.progress.update(self.task, completed=sum(self.sizes))
+        self.progress.stop()
+
+    def advance(self, batch: Sequence[Comment], rate: float) -> None:
+        """Move to the last line of the batch; a line number going down means the next file."""
+        if not self.enabled or not batch:
+            return
+        line = batch[-1].lines[1]
+        if line < self.last_line and self.file + 1 < len(self.sizes):
+            self.file += 1
+        self.last_line = line
+        completed = sum(self.sizes[: self.file]) + min(line, self.sizes[self.file])
+        count = self.progress.tasks[0].fields["comments"] + len(batch)
+        self.progress.update(self.task, completed=completed, comments=count, rate=f"{rate:,.0f}")
+
+
+def _count_lines(path: Path) -> int:
+    """Lines of a text input (rows of a Parquet file): the progress bar's total."""
+    name = path.name.lower()
+    lines = 0
+    try:
+        if name.endswith(".parquet"):
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        opener = gzip.open if name.endswith(".gz") else open
+        last = b"\n"
+        with opener(path, "rb") as file:
+            while chunk := file.read(1 << 20):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+    except (OSError, ValueError, pa.ArrowException):
+        return 0  # the readers report unreadable inputs properly; the bar just lacks a total
+    return lines + (last != b"\n")

@@ -1,0 +1,99 @@
+"""Request limits (body size, comments per request, comment length) and API-key checks."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class LimitExceeded(HTTPException):
+    """A request over a configured limit: the JSON error names the setting and its value."""
+
+    def __init__(self, status: int, error: str, limit: str, maximum: int) -> None:
+        super().__init__(status, {"error": error, "limit": limit, "max": maximum})
+
+
+def body_too_large(maximum: int) -> LimitExceeded:
+    """The 413 for a body over max_body_bytes."""
+    return LimitExceeded(
+        413, f"request body larger than {maximum} bytes", "max_body_bytes", maximum
+    )
+
+
+def check_comments(texts: Sequence[str], max_comments: int, max_chars: int) -> None:
+    """Raise 413 for too many comments, 422 for a comment longer than max_chars."""
+    if len(texts) > max_comments:
+        raise LimitExceeded(
+            413,
+            f"{len(texts)} comments in one request; at most {max_comments}",
+            "max_comments",
+            max_comments,
+        )
+    for i, text in enumerate(texts):
+        if len(text) > max_chars:
+            raise LimitExceeded(
+                422,
+                f"comment {i} has {len(text)} characters; at most {max_chars}",
+                "max_comment_chars",
+                max_chars,
+            )
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over `maximum` bytes, by Content-Length or while they stream in."""
+
+    def __init__(self, app: ASGIApp, maximum: int) -> None:
+        self.app = app
+        self.maximum = maximum
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 413 early when the declared length is too big; count chunked bodies."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.maximum:
+            await _send_json(send, 413, body_too_large(self.maximum).detail)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.maximum:
+                # An HTTPException survives FastAPI's body parsing and becomes the 413 JSON.
+                raise body_too_large(self.maximum)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+async def _send_json(send: Send, status: int, detail: object) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def read_keys(keys: str, key_file: Path | None) -> tuple[str, ...]:
+    """API keys from a comma-separated list plus a file of one key per line ('#' comments)."""
+    found = [k.strip() for k in keys.split(",") if k.strip()]
+    if key_file is not None:
+        for line in key_file.read_text(encoding="utf-8").splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                found.append(line)
+    return tuple(found)
+
+
+def key_matches(given: str, keys: Sequence[str]) -> bool:
+    """Constant-time comparison against every configured key (no early exit on a match)."""
+    given_bytes = given.encode()
+    results = [hmac.compare_digest(given_bytes, key.encode()) for key in keys]
+    return any(results)

@@ -1,0 +1,113 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Decision = Literal["allow", "review", "block"]
+
+
+class CommentIn(BaseModel):
+    """One comment to score; without an id, a stable one is derived from position and text."""
+
+    id: str | None = Field(default=None, max_length=200)
+    text: str
+
+
+class ScoreRequest(BaseModel):
+    """Comments to score, in order; `explain` adds the spans that drove each score."""
+
+    comments: list[CommentIn]
+    explain: bool = False
+
+
+class SpanOut(BaseModel):
+    """A stretch of the original text and how much it pushed a label's score (+) or down (-)."""
+
+    start: int
+    end: int
+    text: str
+    weight: float
+
+
+class ScoredComment(BaseModel):
+    """Scores (calibrated probabilities), decisions and optional spans of one comment."""
+
+    id: str
+    scores: dict[str, float]
+    decisions: dict[str, Decision]
+    spans: dict[str, list[SpanOut]] | None = None
+    model_version: str
+
+
+class ScoreResponse(BaseModel):
+    """One result per comment of the request, same order."""
+
+    model_version: str
+    comments: list[ScoredComment]
+
+
+class ThreadRequest(BaseModel):
+    """A raw thread page (article then comments), split as in the seeds stage."""
+
+    text: str
+    name: str = Field(default="thread", min_length=1, max_length=200)
+    explain: bool = False
+
+
+class ThreadComment(ScoredComment):
+    """A scored comment of a thread page, with where it sits on the page."""
+
+    position: int
+    text: str
+    author: str | None = None
+    parent: str | None = None
+    lines: tuple[int, int]
+
+
+class ThreadResponse(BaseModel):
+    """The page's article title and its scored comments in page order."""
+
+    name: str
+    title: str
+    model_version: str
+    comments: list[ThreadComment]
+
+
+class ModelInfo(BaseModel):
+    """What is serving: version, labels, decision thresholds and headline metrics."""
+
+    version: str
+    labels: list[str]
+    thresholds: dict[str, dict[str, float]]
+    metrics: dict[str, Any]
+
+
+class ReloadResponse(BaseModel):
+    """The version serving after a reload and the one before it."""
+
+    version: str
+    previous: str | None
+
+
+class Health(BaseModel):
+    """Liveness or readiness, with the model version when one is loaded."""
+
+    status: Literal["ok", "unready"]
+    model_version: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong; `limit` names the setting that was exceeded, if any."""
+
+    error: str
+    limit: str | None = None
+    max: int | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx raised by the service has this shape."""
+
+    detail: ErrorDetail

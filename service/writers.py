@@ -1,0 +1,267 @@
+"""Scored-row files (CSV, JSON Lines, Parquet by extension) that a killed run can resume.
+
+CSV and JSONL are appended and flushed batch by batch; on resume the complete rows are
+counted and a torn last row is cut off. Parquet cannot be appended to and is unreadable
+without its footer, so a run writes complete part files into `<output>.parts/` (each
+renamed into place when whole) and joins them, one row group per part, at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+Row = dict[str, Any]
+
+
+class OutputError(Exception):
+    """An output file that cannot be written or resumed: names the file and why."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {reason}")
+
+
+def output_format(path: Path) -> str:
+    """csv, jsonl or parquet from the output's extension."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        known = ", ".join(sorted(FORMATS))
+        raise OutputError(path, f"unknown output extension {path.suffix!r}; use one of {known}")
+    return fmt
+
+
+def columns(labels: Sequence[str], include_text: bool) -> list[str]:
+    """The output's columns, in order."""
+    head = ["id", "thread", "position", *(["text"] if include_text else [])]
+    return [*head, *labels, *(f"{label}_decision" for label in labels), "model_version"]
+
+
+@dataclass
+class Done:
+    """What a previous run already wrote: row count, last id, model version, flags."""
+
+    rows: int = 0
+    last_id: str | None = None
+    model_version: str | None = None
+    flagged: Counter[str] = field(default_factory=Counter)
+
+    def add(self, row: Row, labels: Sequence[str]) -> None:
+        """Account for one complete row."""
+        self.rows += 1
+        self.last_id = str(row["id"])
+        self.model_version = str(row["model_version"])
+        for label in labels:
+            if row[f"{label}_decision"] != "allow":
+                self.flagged[label] += 1
+
+
+class Writer(Protocol):
+    """Appends scored rows; close() makes the output complete."""
+
+    def write(self, rows: list[Row]) -> None:
+        """Append rows and make them durable enough to resume from."""
+
+    def close(self) -> None:
+        """Finish the file."""
+
+
+def open_writer(
+    path: Path, cols: list[str], labels: Sequence[str], resume: bool
+) -> tuple[Writer, Done]:
+    """A writer for path's format; with resume, also what the output already holds."""
+    fmt = output_format(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "parquet":
+        parquet = ParquetParts(path, cols, labels)
+        return parquet, parquet.recover() if resume else parquet.start()
+    done = Done()
+    if resume and path.exists():
+        recover = _recover_csv if fmt == "csv" else _recover_jsonl
+        done = recover(path, cols, labels)
+    if fmt == "csv":
+        return CsvWriter(path, cols, append=done.rows > 0), done
+    return JsonlWriter(path, append=done.rows > 0), done
+
+
+class CsvWriter:
+    """CSV with a header row; floats keep full precision."""
+
+    def __init__(self, path: Path, cols: list[str], append: bool) -> None:
+        self.file = path.open("a" if append else "w", encoding="utf-8", newline="")
+        self.writer = csv.DictWriter(self.file, fieldnames=cols)
+        if not append:
+            self.writer.writeheader()
+
+    def write(self, rows: list[Row]) -> None:
+        """Append rows and flush them."""
+        self.writer.writerows(rows)
+        self.file.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        self.file.close()
+
+
+class JsonlWriter:
+    """One JSON object per line."""
+
+    def __init__(self, path: Path, append: bool) -> None:
+        self.file = path.open("a" if append else "w", encoding="utf-8")
+
+    def write(self, rows: list[Row]) -> None:
+        """Append rows and flush them."""
+        self.file.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        self.file.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        self.file.close()
+
+
+def _check_columns(path: Path, found: Sequence[str], cols: Sequence[str]) -> None:
+    if list(found) != list(cols):
+        raise OutputError(
+            path,
+            f"cannot resume: its columns {list(found)} differ from this run's {list(cols)} "
+            "(same --include-text and model labels needed)",
+        )
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, str]]:
+    """(end byte offset, text) of each complete CSV record; a torn tail is not yielded."""
+    offset = 0
+    pending: list[str] = []
+    quotes = 0
+    with path.open("r", encoding="utf-8", newline="") as file:
+        for line in file:
+            offset += len(line.encode("utf-8"))
+            pending.append(line)
+            quotes += line.count('"')
+            # A record ends at a newline outside quotes: an even count of quote characters.
+            if line.endswith("\n") and quotes % 2 == 0:
+                yield offset, "".join(pending)
+                pending, quotes = [], 0
+
+
+def _recover_csv(path: Path, cols: list[str], labels: Sequence[str]) -> Done:
+    done = Done()
+    end = 0
+    for number, (offset, record) in enumerate(_csv_records(path)):
+        fields = next(csv.reader(io.StringIO(record)))
+        if number == 0:
+            _check_columns(path, fields, cols)
+        elif len(fields) != len(cols):
+            raise OutputError(path, f"cannot resume: record {number + 1} has {len(fields)} fields")
+        else:
+            done.add(dict(zip(cols, fields, strict=True)), labels)
+        end = offset
+    _truncate(path, end)
+    return done
+
+
+def _recover_jsonl(path: Path, cols: list[str], labels: Sequence[str]) -> Done:
+    done = Done()
+    end = 0
+    with path.open("rb") as file:
+        for number, line in enumerate(file, start=1):
+            try:
+                row = json.loads(line) if line.endswith(b"\n") else None
+            except ValueError:
+                row = None
+            if row is None:
+                if file.read(1):
+                    raise OutputError(path, f"cannot resume: line {number} is not a JSON row")
+                break  # the torn last line of a killed run
+            if done.rows == 0:
+                _check_columns(path, list(row), cols)
+            done.add(row, labels)
+            end += len(line)
+    _truncate(path, end)
+    return done
+
+
+def _truncate(path: Path, size: int) -> None:
+    if path.stat().st_size != size:
+        with path.open("r+b") as file:
+            file.truncate(size)
+
+
+class ParquetParts:
+    """Parquet written as whole part files, joined into one file (a row group per part)."""
+
+    def __init__(self, path: Path, cols: list[str], labels: Sequence[str]) -> None:
+        self.path = path
+        self.parts = path.with_name(path.name + ".parts")
+        self.cols = cols
+        self.labels = labels
+        self.schema = pa.schema([(c, _arrow_type(c, labels)) for c in cols])
+        self.count = 0
+
+    def start(self) -> Done:
+        """Forget any earlier run's parts."""
+        shutil.rmtree(self.parts, ignore_errors=True)
+        self.parts.mkdir(parents=True)
+        return Done()
+
+    def recover(self) -> Done:
+        """Count the rows of the whole parts (and of a finished output, which becomes part 0)."""
+        self.parts.mkdir(parents=True, exist_ok=True)
+        for tmp in self.parts.glob("*.tmp"):
+            tmp.unlink()  # a part torn by a kill; its rows are scored again
+        if self.path.exists() and not any(self.parts.iterdir()):
+            os.replace(self.path, self.parts / _part_name(0))
+        done = Done()
+        for part in sorted(self.parts.glob("part-*.parquet")):
+            table = pq.read_table(part)
+            _check_columns(part, table.column_names, self.cols)
+            for row in table.select(["id", "model_version", *self._decisions()]).to_pylist():
+                done.add(row, self.labels)
+            self.count += 1
+        return done
+
+    def _decisions(self) -> list[str]:
+        return [f"{label}_decision" for label in self.labels]
+
+    def write(self, rows: list[Row]) -> None:
+        """Write rows as the next part, renamed into place only when complete."""
+        if not rows:
+            return
+        final = self.parts / _part_name(self.count)
+        tmp = final.with_suffix(".tmp")
+        pq.write_table(pa.Table.from_pylist(rows, schema=self.schema), tmp)
+        os.replace(tmp, final)
+        self.count += 1
+
+    def close(self) -> None:
+        """Join the parts into the output file, then remove them."""
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with pq.ParquetWriter(tmp, self.schema) as writer:
+            for part in sorted(self.parts.glob("part-*.parquet")):
+                writer.write_table(pq.read_table(part, schema=self.schema))
+        os.replace(tmp, self.path)
+        shutil.rmtree(self.parts)
+
+
+def _part_name(index: int) -> str:
+    return f"part-{index:06d}.parquet"
+
+
+def _arrow_type(column: str, labels: Sequence[str]) -> pa.DataType:
+    if column in labels:
+        return pa.float64()
+    if column == "position":
+        return pa.int64()
+    return pa.string()

@@ -1,0 +1,32 @@
+"""A real trained artifact for the service tests, built once per session from a tiny dataset."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from model.artifacts import save
+from model.train import ModelConfig, train
+from tests.service.helpers import dataset, point
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two artifacts of different versions (full data; all but the last neutral row)."""
+    root = tmp_path_factory.mktemp("artifacts")
+    first = save(train(dataset(), ModelConfig()), root)
+    second = save(train(dataset(slice(0, -1)), ModelConfig()), root)
+    return first, second
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path, trained_models: tuple[Path, Path]) -> Path:
+    """A fresh artifacts dir whose `current` points at the first model; `second` is beside it."""
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    for source in trained_models:
+        shutil.copytree(source, root / source.name, symlinks=True)
+    point(root, trained_models[0].name)
+    return root

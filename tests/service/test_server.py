@@ -1,0 +1,157 @@
+"""The real server process (`moderate serve`) over HTTP: auth, limits, reload and SIGHUP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.service.helpers import free_port, point, tamper, version_of
+
+MODERATE = Path(sys.executable).parent / "moderate"
+KEY = "s3cret-key"
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 120.0) -> None:
+    """Poll check() until it is true or fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def start(artifacts: Path, *args: str) -> tuple[subprocess.Popen[bytes], httpx.Client]:
+    """Start `moderate serve` on a free loopback port and wait until it is ready.
+
+    Its log goes to `<artifacts>/../serve.log` (a file, so a chatty server never blocks).
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        "MODERATE_ARTIFACTS_DIR": str(artifacts),
+        "MODERATE_API_KEYS": KEY,
+        "MODERATE_MAX_COMMENTS": "5",
+        "MODERATE_MAX_BODY_BYTES": "10000",
+    }
+    with (artifacts.parent / "serve.log").open("wb") as log:
+        process = subprocess.Popen(
+            [str(MODERATE), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY})
+    wait_for(lambda: process.poll() is None and client.get("/readyz").status_code == 200)
+    return process, client
+
+
+@pytest.fixture
+def server(artifacts: Path) -> Iterator[tuple[subprocess.Popen[bytes], httpx.Client]]:
+    """A running single-process server over `artifacts`, stopped after the test."""
+    process, client = start(artifacts)
+    yield process, client
+    client.close()
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def served_version(client: httpx.Client) -> str:
+    """The version of the model the server is using."""
+    return str(client.get("/v1/model").json()["version"])
+
+
+def test_real_server_scores_with_auth_and_limits(
+    server: tuple[subprocess.Popen[bytes], httpx.Client],
+) -> None:
+    _, client = server
+    body = {"comments": [{"text": "You are an idiot."}, {"text": "Nice photos."}]}
+    scored = client.post("/v1/score", json=body)
+    assert scored.status_code == 200 and len(scored.json()["comments"]) == 2
+    assert client.post("/v1/score", json=body, headers={"X-API-Key": "nope"}).status_code == 401
+    too_many = client.post("/v1/score", json={"comments": [{"text": "x"}] * 6})
+    assert too_many.status_code == 413 and too_many.json()["detail"]["limit"] == "max_comments"
+    too_big = client.post("/v1/score", json={"comments": [{"text": "x" * 20000}]})
+    assert too_big.status_code == 413 and too_big.json()["detail"]["limit"] == "max_body_bytes"
+    assert "moderate_comments_scored_total 2.0" in client.get("/metrics").text
+
+
+def test_real_server_reloads_by_request_and_by_sighup(
+    server: tuple[subprocess.Popen[bytes], httpx.Client], artifacts: Path
+) -> None:
+    process, client = server
+    first = served_version(client)
+    second = next(p for p in artifacts.iterdir() if p.name not in ("current", first))
+    point(artifacts, second.name)
+    assert client.post("/v1/model:reload").json()["version"] == version_of(second)
+
+    point(artifacts, first)
+    process.send_signal(signal.SIGHUP)
+    wait_for(lambda: served_version(client) == first)
+
+    tamper(second)
+    point(artifacts, second.name)
+    process.send_signal(signal.SIGHUP)
+    wait_for(lambda: 'reloads_total{result="refused"} 1.0' in client.get("/metrics").text)
+    assert served_version(client) == first
+    assert client.post("/v1/score", json={"comments": [{"text": "ok"}]}).status_code == 200
+    assert client.post("/v1/model:reload").status_code == 409
+    assert process.poll() is None
+
+
+def test_serve_refuses_to_start_without_a_model(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(MODERATE), "serve", "--port", str(free_port())],
+        env={**os.environ, "MODERATE_ARTIFACTS_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "error" in result.stderr
+
+
+def versions_seen(client: httpx.Client, requests: int = 8) -> set[str]:
+    """Model versions answering fresh connections (spread over the worker processes)."""
+    seen = set()
+    for _ in range(requests):
+        response = httpx.get(client.base_url.join("/v1/model"), headers=client.headers)
+        assert response.status_code == 200
+        seen.add(str(response.json()["version"]))
+    return seen
+
+
+def test_workers_roll_to_a_good_model_and_keep_serving_on_a_bad_one(artifacts: Path) -> None:
+    process, client = start(artifacts, "--workers", "2")
+    try:
+        first = served_version(client)
+        second = next(p for p in artifacts.iterdir() if p.name not in ("current", first))
+        point(artifacts, second.name)
+        process.send_signal(signal.SIGHUP)  # uvicorn replaces the workers one by one
+        wait_for(lambda: versions_seen(client) == {second.name})
+
+        tamper(artifacts / first)
+        point(artifacts, first)
+        process.send_signal(signal.SIGHUP)
+        log = artifacts.parent / "serve.log"
+        wait_for(lambda: "aborting the restart" in log.read_text(errors="replace"))
+        assert versions_seen(client) == {second.name}
+        scored = client.post("/v1/score", json={"comments": [{"text": "hello"}]})
+        assert scored.status_code == 200
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(timeout=60)
