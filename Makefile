@@ -12,7 +12,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-.PHONY: help install run test lint typecheck check split label rules stats export import-corpora train train-corpora evaluate serve bench-service clean
+.PHONY: help install run test lint typecheck check split label rules stats export import-corpora train train-corpora evaluate serve bench-model bench-service clean
 ANNOTATOR ?= $(USER)
 
 help: ## list the targets
@@ -68,5 +68,13 @@ serve: $(STAMP) ## serve the moderation API on http://127.0.0.1:8000 (docs at /d
 bench-service: $(STAMP) ## API latency/RPS/memory and batch throughput -> bench/RESULTS.md
 	$(BIN)/python bench/service_api.py && $(BIN)/python bench/service_batch.py
 
+bench/.venv/.installed: bench/requirements-peer.txt
+	test -x bench/.venv/bin/python || $(PYTHON) -m venv bench/.venv
+	bench/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements-peer.txt
+	touch $@
+
+bench-model: $(STAMP) bench/.venv/.installed ## model speed, size, memory beside alt-profanity-check -> bench/RESULTS.md
+	$(BIN)/python bench/model_throughput.py --train --corpora $(CORPORA) --store build/corpora-store --profile
+
 clean: ## remove the environment and build outputs
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) bench/.venv build .pytest_cache .mypy_cache .ruff_cache

@@ -456,6 +456,10 @@ def _evaluate_into(
         folds=config.folds,
         seed=config.random_state,
         model=Model.from_trained(trained),
+        # Training already has the model's out-of-fold probabilities: refitting it `folds`
+        # times again would double the training time for the same numbers.
+        oof=trained.oof,
+        n_jobs=2,
     )
     return write_report(report, folder)
 
