@@ -73,8 +73,8 @@ bench/.venv/.installed: bench/requirements-peer.txt
 	bench/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements-peer.txt
 	touch $@
 
-bench-model: $(STAMP) bench/.venv/.installed ## model speed, size, memory beside alt-profanity-check -> bench/RESULTS.md
-	$(BIN)/python bench/model_throughput.py --train --corpora $(CORPORA) --store build/corpora-store --profile
+bench-model: $(STAMP) bench/.venv/.installed ## (after make train-corpora) model speed, size, memory beside alt-profanity-check -> bench/RESULTS.md
+	$(BIN)/python bench/model_throughput.py --train --corpora $(CORPORA) --store build/corpora-store --report model/artifacts/current/report.json --repeats 3 --profile
 
 clean: ## remove the environment and build outputs
 	rm -rf $(VENV) bench/.venv build .pytest_cache .mypy_cache .ruff_cache
