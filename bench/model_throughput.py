@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from service_common import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
-START, END = "<!-- model:start -->", "<!-- model:end -->"
 # Real comments in three registers: news-site replies, Wikipedia talk with and without context.
 TEXT_FILES = (
     ("toxicity/civil_toxic_spans_train.csv", "text"),
@@ -124,7 +123,6 @@ def render(results: dict[str, Any], command: str) -> str:
     single = ours["single_median_per_s"] / peer["single_median_per_s"]
     parallel = ours["parallel_median_per_s"] / peer["parallel_median_per_s"]
     lines = [
-        START,
         "## Model: scoring throughput, training time, size, memory",
         "",
         f"Command: `{command}`",
@@ -185,7 +183,6 @@ def render(results: dict[str, Any], command: str) -> str:
     if "profile" in ours:
         lines += ["Where our single-process scoring time goes (cProfile, sorted by own time):", ""]
         lines += ["```", *_trim_profile(ours["profile"]), "```", ""]
-    lines.append(END)
     return "\n".join(lines)
 
 
@@ -195,19 +192,6 @@ def _trim_profile(text: str) -> list[str]:
     keep = [line.replace(f"{ROOT}/", "") for line in keep]
     start = next((i for i, line in enumerate(keep) if line.lstrip().startswith("ncalls")), 0)
     return keep[start : start + 16]
-
-
-def write_section(section: str, path: Path = RESULTS) -> None:
-    """Replace the model section of RESULTS.md, keeping everything else in the file."""
-    text = path.read_text("utf-8") if path.exists() else "# Benchmark results\n\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, "utf-8")
-    tmp.replace(path)
 
 
 def _peer_info(python: Path) -> tuple[str, float]:
@@ -263,7 +247,7 @@ def main() -> None:
     section = render(results, command.strip())
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section("model", section)
 
 
 if __name__ == "__main__":

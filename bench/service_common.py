@@ -1,4 +1,4 @@
-"""Shared by the service benchmarks: real comments, the model to use, RESULTS.md sections."""
+"""Shared by the benchmarks: real comments, the model to use, RESULTS.md sections."""
 
 from __future__ import annotations
 
