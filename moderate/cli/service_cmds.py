@@ -161,10 +161,13 @@ def run(
     table = Table(title=f"{result.summary.read} comments scored by {result.summary.model_version}")
     labels = [c.removesuffix("_decision") for c in result.rows.columns if c.endswith("_decision")]
     table.add_column("thread", no_wrap=True, min_width=8, max_width=14, overflow="ellipsis")
-    table.add_column("#", justify="right", min_width=3)
-    table.add_column("comment", ratio=1, min_width=20, max_width=60)
+    table.add_column("#", justify="right", no_wrap=True, min_width=2)
+    # One line per comment keeps the table scannable; the full text is in the output file.
+    others = 14 + 4 + 13 * len(labels) + 3 * (3 + len(labels)) + 1
+    width = max(16, min(60, console.width - others))
+    table.add_column("comment", width=width, no_wrap=True, overflow="ellipsis")
     for label in labels:
-        table.add_column(label, no_wrap=True, min_width=12)
+        table.add_column(label, no_wrap=True, min_width=12, max_width=12)
     colours = {"allow": "green", "review": "yellow", "block": "bold red"}
     for record in result.rows.to_dict("records"):
         cells = []
