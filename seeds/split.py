@@ -127,13 +127,15 @@ TERMINAL = re.compile(r"[.!?…\"'”’)]$")
 
 @dataclass(frozen=True, slots=True)
 class _Line:
-    number: int
+    number: int  # 1-based line number in the page
+    index: int  # position among the page's non-blank lines
     text: str
 
 
 def split_thread(text: str, name: str) -> Thread:
     """Split a thread page into title, article, boilerplate and reader comments."""
-    lines = [_Line(n, raw.strip()) for n, raw in enumerate(text.split("\n"), 1) if raw.strip()]
+    numbered = [(n, raw.strip()) for n, raw in enumerate(text.split("\n"), 1) if raw.strip()]
+    lines = [_Line(n, index, stripped) for index, (n, stripped) in enumerate(numbered)]
     roles: dict[int, Role] = {}
     authors: dict[int, str] = {}
     _mark_markers(lines, roles, authors)
@@ -288,7 +290,7 @@ def _group_comments(
         if current is not None and (structured or _continues(previous, line)):
             current.append(line)
         elif URL_ONLY.match(line.text) and groups and groups[-1][0][-1] is previous:
-            _absorb_headline(groups, lines, roles)
+            _absorb_headline(groups)
             groups[-1][0].append(line)
             current = groups[-1][0]
         else:
@@ -308,29 +310,19 @@ def _continues(previous: _Line | None, line: _Line) -> bool:
     return previous is not None and previous.text.endswith(":")
 
 
-def _absorb_headline(
-    groups: list[tuple[list[_Line], str | None]],
-    lines: Sequence[_Line],
-    roles: dict[int, Role],
-) -> None:
+def _absorb_headline(groups: list[tuple[list[_Line], str | None]]) -> None:
     """Before a link: merge the pasted headline (and its standfirst) into one comment."""
     for _ in range(2):
         if len(groups) < 2:
             return
         last, before = groups[-1][0], groups[-2][0]
-        adjacent = _adjacent(lines, before[-1], last[0])
+        adjacent = last[0].index == before[-1].index + 1  # no non-blank line between
         if not (adjacent and len(before) == 1 and len(last) == 1):
             return
         if not (_is_headline(before[0].text) and _is_headline_or_standfirst(last[0].text)):
             return
         before.extend(last)
         groups.pop()
-
-
-def _adjacent(lines: Sequence[_Line], first: _Line, second: _Line) -> bool:
-    """True when no other non-blank line stands between the two."""
-    index = {line.number: i for i, line in enumerate(lines)}
-    return index[second.number] == index[first.number] + 1
 
 
 def _is_headline(text: str) -> bool:
