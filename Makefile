@@ -10,6 +10,7 @@ $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -c "from model.engine import warm; warm()"  # compile the scoring engine once
 	touch $(STAMP)
 
 .PHONY: help install run test lint typecheck check split label rules stats export import-corpora train train-corpora evaluate serve bench-model bench-service clean

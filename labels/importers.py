@@ -493,7 +493,8 @@ FORMATS: dict[str, Format] = {
                 _csv(delimiter="\t"),
                 _col("text"),
                 _mapping("label", {"CONSPIRACY": 1, "CRITICAL": 0}),
-                _col("id"),
+                # The shortest-100 sample keeps PAN's `id`; the full training set has `row`.
+                lambda r: r.get("id") or r.get("row") or None,
             ),
             ("pan2024*.tsv",),
             "PAN 2024 (tab-separated): CONSPIRACY -> 1, CRITICAL -> 0",

@@ -1,9 +1,23 @@
-"""Versioned, self-describing model artifacts: write atomically, check before unpickling.
+"""Versioned, self-describing, inert model artifacts: plain arrays and JSON, checksummed.
 
-`<artifacts_dir>/<version>/` holds model.joblib, model.joblib.sha256 and metadata.json
-(plus the evaluation report when one is written); `<artifacts_dir>/current` is a symlink
-to the newest version. A version directory is complete before it gets its final name and
-before `current` points at it, so a killed training never leaves a half artifact as current.
+`<artifacts_dir>/<version>/` holds
+
+- `model.json`: the format, the feature space (the engine's hashing scheme, n-gram
+  ranges, block sizes), the labels, and per label the intercept, the calibration and the
+  thresholds;
+- `weights.npz`: numpy arrays, loaded with `allow_pickle=False`: `columns` (int32, every
+  hashed column that is a feature) and `params` (float32, one row per such column:
+  idf, then each label's weight), plus `isotonic_x.<label>` / `isotonic_y.<label>` for
+  labels calibrated by isotonic regression;
+- `pipeline.joblib`: the fitted scikit-learn pipelines, for retraining and audits only;
+- `SHA256SUMS`: the sha256 of each of those files; `metadata.json` (dataset hash, label
+  counts, config, thresholds, metrics, library versions, git commit) and the report.
+
+Scoring (`load`) reads only model.json and weights.npz, after checking their sha256: it
+never unpickles, so a tampered file cannot run code and a scikit-learn upgrade cannot
+break a deployed model; pipeline.joblib may be deleted. A version directory is complete
+before it gets its final name and before `current` points at it, so a killed training
+never leaves a half artifact as current.
 """
 
 from __future__ import annotations
@@ -21,25 +35,27 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import joblib
-import sklearn
+import numpy as np
 
-from model.predict import Model
+from model.engine import SCHEME, FeatureSpec
+from model.predict import Calibration, Model, portable_parts
 
 if TYPE_CHECKING:
     from model.train import Trained
 
-MODEL_FILE = "model.joblib"
-HASH_FILE = "model.joblib.sha256"
+MODEL_FILE = "model.json"
+WEIGHTS_FILE = "weights.npz"
+PIPELINE_FILE = "pipeline.joblib"
+HASH_FILE = "SHA256SUMS"
 METADATA_FILE = "metadata.json"
 CURRENT = "current"
-FORMAT = 1
+FORMAT = 2
 RETRAIN = "retrain with `make train` (or `moderate train`)"
-LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "joblib")
+LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "joblib", "numba")
 
 
 class ArtifactError(Exception):
-    """A model artifact that is missing, damaged or from another scikit-learn version."""
+    """A model artifact that is missing, damaged, tampered with or of another format."""
 
 
 def sha256_of(path: Path) -> str:
@@ -52,14 +68,13 @@ def sha256_of(path: Path) -> str:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of Python and the libraries a pickled model depends on."""
+    """Versions of Python and the libraries that trained the model."""
     versions = {"python": platform.python_version()}
     for name in LIBRARIES:
         try:
             versions[name] = importlib_metadata.version(name)
         except importlib_metadata.PackageNotFoundError:
             continue
-    versions["scikit-learn"] = sklearn.__version__
     return versions
 
 
@@ -94,6 +109,32 @@ def _write(path: Path, text: str) -> None:
         os.fsync(handle.fileno())
 
 
+def write_portable(model: Model, folder: Path) -> None:
+    """model.json and weights.npz of a model (the files `load` reads)."""
+    kept = np.flatnonzero(model.params[:, 0] != 0).astype(np.int32)
+    arrays: dict[str, Any] = {"columns": kept, "params": model.params[kept]}
+    calibration = {}
+    for label in model.labels:
+        cal = model.calibrations[label]
+        calibration[label] = cal.describe()
+        if cal.kind == "isotonic":
+            arrays[f"isotonic_x.{label}"] = cal.x
+            arrays[f"isotonic_y.{label}"] = cal.y
+    with (folder / WEIGHTS_FILE).open("wb") as handle:
+        np.savez_compressed(handle, **arrays)
+        handle.flush()
+        os.fsync(handle.fileno())
+    description = {
+        "format": FORMAT,
+        "features": model.spec.to_dict(),
+        "labels": list(model.labels),
+        "intercepts": model.intercepts,
+        "calibration": calibration,
+        "thresholds": model.thresholds,
+    }
+    _write(folder / MODEL_FILE, json.dumps(description, indent=2) + "\n")
+
+
 def save(
     trained: Trained,
     artifacts_dir: Path,
@@ -103,18 +144,24 @@ def save(
 
     `extra(folder)` may add files (the evaluation report) before the version is published.
     """
+    import joblib
+
     artifacts_dir.mkdir(parents=True, exist_ok=True)
     version = _free_version(artifacts_dir, new_version(trained.metadata["dataset_hash"]))
     staging = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=artifacts_dir))
     try:
-        payload = {
-            "format": FORMAT,
-            "pipelines": trained.pipelines,
-            "thresholds": trained.thresholds,
+        model = Model(
+            **portable_parts(trained.pipelines),
+            thresholds=trained.thresholds,
+            metadata=trained.metadata,
+            version=version,
+        )
+        write_portable(model, staging)
+        joblib.dump({"format": FORMAT, "pipelines": trained.pipelines}, staging / PIPELINE_FILE)
+        sums = {
+            name: sha256_of(staging / name) for name in (MODEL_FILE, WEIGHTS_FILE, PIPELINE_FILE)
         }
-        joblib.dump(payload, staging / MODEL_FILE, compress=3)
-        digest = sha256_of(staging / MODEL_FILE)
-        _write(staging / HASH_FILE, f"{digest}  {MODEL_FILE}\n")
+        _write(staging / HASH_FILE, "".join(f"{digest}  {name}\n" for name, digest in sums.items()))
         metadata = {
             **trained.metadata,
             "version": version,
@@ -123,7 +170,8 @@ def save(
             "labels": list(trained.pipelines),
             "libraries": library_versions(),
             "git_commit": git_commit(),
-            "sha256": digest,
+            "features": model.spec.to_dict(),
+            "sha256": sums,
         }
         _write(staging / METADATA_FILE, json.dumps(metadata, indent=2, default=str) + "\n")
         if extra is not None:
@@ -174,54 +222,145 @@ def artifact_dir(path: Path) -> Path:
 def read_metadata(path: Path) -> dict[str, Any]:
     """metadata.json of an artifact directory (or of `current` in an artifacts dir)."""
     folder = artifact_dir(path)
-    try:
-        data = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ArtifactError(f"{folder}: no {METADATA_FILE}; {RETRAIN}") from None
-    except (OSError, ValueError) as error:
-        raise ArtifactError(f"{folder / METADATA_FILE}: unreadable ({error}); {RETRAIN}") from None
-    if not isinstance(data, dict):
-        raise ArtifactError(f"{folder / METADATA_FILE}: not a JSON object; {RETRAIN}")
+    data = _json(folder / METADATA_FILE)
     return data
 
 
-def verify(path: Path) -> dict[str, Any]:
-    """Check the scikit-learn version and the sha256, without unpickling; return metadata."""
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactError(f"{path.parent}: no {path.name}; {RETRAIN}") from None
+    except (OSError, ValueError) as error:
+        raise ArtifactError(f"{path}: unreadable ({error}); {RETRAIN}") from None
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{path}: not a JSON object; {RETRAIN}")
+    return data
+
+
+def _recorded_sums(folder: Path) -> dict[str, str]:
+    try:
+        lines = (folder / HASH_FILE).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        if (folder / "model.joblib").exists():
+            raise ArtifactError(
+                f"{folder}: an artifact of the old pickled format, which scoring no longer "
+                f"loads; {RETRAIN}"
+            ) from None
+        raise ArtifactError(f"{folder}: no {HASH_FILE}; {RETRAIN}") from None
+    sums = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 2:
+            sums[parts[1]] = parts[0]
+    return sums
+
+
+def verify(path: Path, names: tuple[str, ...] = (MODEL_FILE, WEIGHTS_FILE)) -> dict[str, Any]:
+    """Check the recorded sha256 of the named files, reading nothing else; return metadata."""
     folder = artifact_dir(path)
-    metadata = read_metadata(folder)
+    sums = _recorded_sums(folder)
+    for name in names:
+        if name not in sums:
+            raise ArtifactError(f"{folder}: {HASH_FILE} lists no {name}; {RETRAIN}")
+        try:
+            actual = sha256_of(folder / name)
+        except OSError:
+            raise ArtifactError(f"{folder}: {name} is missing; {RETRAIN}") from None
+        if actual != sums[name]:
+            raise ArtifactError(
+                f"{folder / name}: sha256 {actual[:12]}... does not match the recorded "
+                f"{sums[name][:12]}...: the file was changed or damaged; {RETRAIN}"
+            )
+    try:
+        return read_metadata(folder)
+    except ArtifactError:
+        return {}
+
+
+def load(path: Path, n_threads: int | None = None) -> Model:
+    """The scoring model of an artifact directory (or an artifacts dir's `current`).
+
+    Reads only JSON and numpy arrays (no pickle), after checking their sha256.
+    """
+    folder = artifact_dir(path)
+    metadata = verify(folder)
+    description = _json(folder / MODEL_FILE)
+    if description.get("format") != FORMAT:
+        raise ArtifactError(
+            f"{folder}: artifact format {description.get('format')!r}, this version reads "
+            f"{FORMAT}; {RETRAIN}"
+        )
+    try:
+        spec = FeatureSpec.from_dict(description["features"])
+        labels = [str(label) for label in description["labels"]]
+        with np.load(folder / WEIGHTS_FILE, allow_pickle=False) as arrays:
+            params = _params(spec, labels, arrays["columns"], arrays["params"])
+            calibrations = {
+                label: _calibration(description["calibration"][label], arrays, label)
+                for label in labels
+            }
+        intercepts = {label: float(description["intercepts"][label]) for label in labels}
+        thresholds = {
+            label: {k: float(v) for k, v in description["thresholds"][label].items()}
+            for label in labels
+        }
+    except (KeyError, TypeError, ValueError, OSError) as error:
+        raise ArtifactError(
+            f"{folder}: not a model this engine ({SCHEME}) can read ({error}); {RETRAIN}"
+        ) from None
+    version = str(metadata.get("version", folder.name))
+    return Model(
+        spec, params, labels, intercepts, calibrations, thresholds, metadata, version, n_threads
+    )
+
+
+def _params(spec: FeatureSpec, labels: list[str], columns: Any, rows: Any) -> Any:
+    if rows.dtype != np.float32 or rows.ndim != 2 or rows.shape[1] != 1 + len(labels):
+        raise ValueError(f"params of dtype {rows.dtype} and shape {rows.shape}")
+    if columns.ndim != 1 or len(columns) != len(rows):
+        raise ValueError("columns and params differ in length")
+    if len(columns) and (columns.min() < 0 or columns.max() >= spec.n_features):
+        raise ValueError("a column outside the feature space")
+    if not np.isfinite(rows).all():
+        raise ValueError("non-finite parameters")
+    params = np.zeros((spec.n_features, 1 + len(labels)), dtype=np.float32)
+    params[columns] = rows
+    return params
+
+
+def _calibration(described: dict[str, Any], arrays: Any, label: str) -> Calibration:
+    if described["kind"] == "sigmoid":
+        return Calibration("sigmoid", a=float(described["a"]), b=float(described["b"]))
+    if described["kind"] == "isotonic":
+        x = np.asarray(arrays[f"isotonic_x.{label}"], dtype=np.float64)
+        y = np.asarray(arrays[f"isotonic_y.{label}"], dtype=np.float64)
+        if len(x) == 0 or len(x) != len(y) or np.any(np.diff(x) < 0):
+            raise ValueError(f"isotonic calibration of {label} is not a monotone line")
+        return Calibration("isotonic", x=x, y=y)
+    raise ValueError(f"unknown calibration {described['kind']!r}")
+
+
+def load_pipelines(path: Path) -> dict[str, Any]:
+    """The fitted scikit-learn pipelines (retraining, audits): checked, then unpickled.
+
+    Pickles do not cross scikit-learn versions, so another version is refused.
+    """
+    import joblib
+    import sklearn
+
+    folder = artifact_dir(path)
+    metadata = verify(folder, (PIPELINE_FILE,))
     trained_with = metadata.get("libraries", {}).get("scikit-learn")
     if trained_with != sklearn.__version__:
         raise ArtifactError(
-            f"{folder}: trained with scikit-learn {trained_with}, this is "
+            f"{folder}: pipelines pickled by scikit-learn {trained_with}, this is "
             f"{sklearn.__version__}; pickles do not cross versions, {RETRAIN}"
         )
-    model_file = folder / MODEL_FILE
     try:
-        expected = (folder / HASH_FILE).read_text(encoding="utf-8").split()[0]
-        actual = sha256_of(model_file)
-    except (OSError, IndexError):
-        raise ArtifactError(f"{folder}: {MODEL_FILE} or its sha256 is missing; {RETRAIN}") from None
-    if actual != expected:
-        raise ArtifactError(
-            f"{model_file}: sha256 {actual[:12]}... does not match the recorded "
-            f"{expected[:12]}...: the file was changed or damaged; {RETRAIN}"
-        )
-    return metadata
-
-
-def load(path: Path) -> Model:
-    """Load an artifact directory (or an artifacts dir's `current`) after checking it."""
-    folder = artifact_dir(path)
-    metadata = verify(folder)
-    try:
-        payload = joblib.load(folder / MODEL_FILE)
+        payload = joblib.load(folder / PIPELINE_FILE)
     except Exception as error:  # unpickling can raise anything; the hash already matched
-        raise ArtifactError(f"{folder / MODEL_FILE}: cannot load ({error}); {RETRAIN}") from None
+        raise ArtifactError(f"{folder / PIPELINE_FILE}: cannot load ({error}); {RETRAIN}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ArtifactError(f"{folder}: unknown artifact format; {RETRAIN}")
-    return Model(
-        pipelines=payload["pipelines"],
-        thresholds=payload["thresholds"],
-        metadata=metadata,
-        version=str(metadata.get("version", folder.name)),
-    )
+        raise ArtifactError(f"{folder}: unknown pipeline format; {RETRAIN}")
+    return dict(payload["pipelines"])

@@ -27,8 +27,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from labels.store import LABELS
 from model.behaviour import Scorer, behaviour_results
 from model.bias import run_bias
-from model.report import write_report
-from model.train import expected_calibration_error, pick_thresholds
+from model.metrics import expected_calibration_error, pick_thresholds
 
 __all__ = [
     "EvaluationError",
@@ -40,7 +39,6 @@ __all__ = [
     "evaluate",
     "label_metrics",
     "oof_probabilities",
-    "write_report",
 ]
 
 

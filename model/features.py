@@ -1,127 +1,100 @@
-"""Features: word and character n-gram TF-IDF over normalised text, or their hashed twins.
+"""Features: the scoring engine's hashed word and char_wb n-gram TF-IDF, as a transformer.
 
-Character n-grams are hashed: sklearn's vocabulary lookup is a Python loop per n-gram,
-hashing is a C loop, and with ~300 character n-grams per comment that loop is most of the
-scoring time. The n-grams of a word are cached, since words repeat (Zipf).
+`HashedTfidf` is the only featuriser: training fits scikit-learn estimators on the CSR
+matrix it builds, and the portable artifact scores with the very same engine kernel from
+its IDF and the fitted weights, so training and serving see the same features by
+construction. Fitting learns the IDF of every hashed column; a column that occurs in fewer
+than `min_df` training texts (word block) or in none (char block) gets IDF 0, which makes
+it no feature at all, as a word outside a vocabulary would be.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction.text import (
-    HashingVectorizer,
-    TfidfTransformer,
-    TfidfVectorizer,
-)
-from sklearn.pipeline import FeatureUnion, Pipeline
+from numpy.typing import NDArray
+from sklearn.base import BaseEstimator, TransformerMixin
 
-# Words of two or more characters; "@USER" keeps its sign so it never meets the word "user".
-TOKEN_PATTERN = r"(?u)@?\b\w\w+\b"
+from model import engine
 
 
-def word_tfidf(ngrams: tuple[int, int], min_df: int, max_features: int) -> TfidfVectorizer:
-    """Word n-gram TF-IDF; the text is already normalised, so no lowercasing here."""
-    return TfidfVectorizer(
-        lowercase=False,
-        token_pattern=TOKEN_PATTERN,
-        ngram_range=ngrams,
-        min_df=min_df,
-        max_features=max_features,
-        sublinear_tf=True,
-        dtype=np.float32,
-    )
+def smooth_idf(df: NDArray[np.int64], n_docs: int) -> NDArray[np.float64]:
+    """scikit-learn's smooth IDF: ln((1 + n) / (1 + df)) + 1."""
+    return np.log((1.0 + n_docs) / (1.0 + df)) + 1.0
 
 
-@lru_cache(maxsize=1 << 17)
-def _word_grams(word: str, low: int, high: int) -> tuple[str, ...]:
-    padded = f" {word} "
-    grams: list[str] = []
-    for n in range(low, high + 1):
-        if len(padded) <= n:  # sklearn counts a word shorter than n once, then stops
-            grams.append(padded)
-            break
-        grams.extend([padded[i : i + n] for i in range(len(padded) - n + 1)])
-    return tuple(grams)
+def idf_of(
+    df: NDArray[np.int64], n_docs: int, spec: engine.FeatureSpec, min_df: int
+) -> NDArray[np.float32]:
+    """IDF per column, 0 where a column is no feature (rarer than min_df words, unseen)."""
+    idf = smooth_idf(df, n_docs)
+    word = np.arange(len(df)) < spec.word_size
+    kept = np.where(word, df >= max(min_df, 1), df >= 1)
+    return np.where(kept, idf, 0.0).astype(np.float32)
 
 
-class CharWbAnalyzer:
-    """sklearn's char_wb n-grams (same n-grams, same order), cached per word."""
+class HashedTfidf(TransformerMixin, BaseEstimator):
+    """Normalised text -> hashed word n-gram and char_wb n-gram TF-IDF (the engine's).
 
-    def __init__(self, ngram_range: tuple[int, int] = (2, 5)) -> None:
-        self.ngram_range = tuple(ngram_range)
-
-    def __call__(self, doc: str) -> list[str]:
-        """The n-grams of every whitespace-separated word, padded with a space."""
-        low, high = self.ngram_range
-        grams: list[str] = []
-        for word in doc.split():
-            grams.extend(_word_grams(word, low, high))
-        return grams
-
-    def __repr__(self) -> str:
-        return f"CharWbAnalyzer(ngram_range={self.ngram_range})"
-
-
-def char_hasher(ngrams: tuple[int, int], n_features: int, norm: str | None) -> HashingVectorizer:
-    """Hashed char_wb n-gram counts (no vocabulary to fit or store)."""
-    return HashingVectorizer(
-        analyzer=CharWbAnalyzer(ngrams),
-        n_features=n_features,
-        alternate_sign=False,
-        norm=norm,
-        dtype=np.float32,
-    )
-
-
-def char_tfidf(ngrams: tuple[int, int], n_features: int) -> Pipeline:
-    """Character n-grams inside word boundaries: robust to spelling and leftover obfuscation."""
-    return Pipeline(
-        [
-            ("hash", char_hasher(ngrams, n_features, norm=None)),
-            ("tfidf", TfidfTransformer(sublinear_tf=True)),
-        ]
-    )
-
-
-def tfidf_features(
-    word_ngrams: tuple[int, int],
-    char_ngrams: tuple[int, int] | None,
-    min_df: int,
-    max_word_features: int,
-    char_features: int,
-) -> FeatureUnion:
-    """Unfitted union of word TF-IDF and (unless char_ngrams is None) hashed char_wb TF-IDF.
-
-    min_df and max_word_features bound the word vocabulary; char_features (a hash size)
-    bounds the character n-grams.
+    Each block (words, characters) is L2-normalised on its own, as a FeatureUnion of two
+    TfidfVectorizers would be. `char_ngrams=None` leaves the character block out.
     """
-    parts: list[tuple[str, TfidfVectorizer | Pipeline]] = [
-        ("word", word_tfidf(word_ngrams, min_df, max_word_features))
-    ]
-    if char_ngrams is not None:
-        parts.append(("char", char_tfidf(char_ngrams, char_features)))
-    return FeatureUnion(parts)
 
+    def __init__(
+        self,
+        word_ngrams: tuple[int, int] = (1, 2),
+        char_ngrams: tuple[int, int] | None = (2, 5),
+        word_bits: int = 20,
+        char_bits: int = 20,
+        min_df: int = 1,
+        n_threads: int | None = None,
+    ) -> None:
+        self.word_ngrams = word_ngrams
+        self.char_ngrams = char_ngrams
+        self.word_bits = word_bits
+        self.char_bits = char_bits
+        self.min_df = min_df
+        self.n_threads = n_threads
 
-def hashed_features(
-    word_ngrams: tuple[int, int], char_ngrams: tuple[int, int] | None, n_features: int
-) -> FeatureUnion:
-    """Stateless word + char_wb hashing: nothing to fit, so it streams data of any size."""
-    parts: list[tuple[str, HashingVectorizer]] = [
-        (
-            "word",
-            HashingVectorizer(
-                lowercase=False,
-                token_pattern=TOKEN_PATTERN,
-                ngram_range=word_ngrams,
-                n_features=n_features,
-                alternate_sign=False,
-                dtype=np.float32,
-            ),
+    @property
+    def spec(self) -> engine.FeatureSpec:
+        """The engine's description of this feature space."""
+        return engine.FeatureSpec(
+            word_ngrams=tuple(self.word_ngrams),  # type: ignore[arg-type]
+            char_ngrams=None if self.char_ngrams is None else tuple(self.char_ngrams),  # type: ignore[arg-type]
+            word_bits=self.word_bits,
+            char_bits=self.char_bits,
         )
-    ]
-    if char_ngrams is not None:
-        parts.append(("char", char_hasher(char_ngrams, n_features, norm="l2")))
-    return FeatureUnion(parts)
+
+    def fit(self, texts: Iterable[str], y: Any = None) -> HashedTfidf:
+        """Learn each column's IDF from the texts."""
+        texts = _texts(texts)
+        df = engine.document_frequency(texts, self.spec, self.n_threads)
+        return self.set_idf(idf_of(df, len(texts), self.spec, self.min_df), len(texts))
+
+    def set_idf(self, idf: NDArray[np.float32], n_docs: int) -> HashedTfidf:
+        """Use a known IDF (from a streaming pass, or shared by several fits)."""
+        if len(idf) != self.spec.n_features:
+            raise ValueError(
+                f"IDF has {len(idf)} columns, the feature space {self.spec.n_features}"
+            )
+        self.idf_ = np.asarray(idf, dtype=np.float32)
+        self.n_docs_ = n_docs
+        self.n_features_out_ = self.spec.n_features
+        return self
+
+    def transform(self, texts: Iterable[str]) -> Any:
+        """The CSR TF-IDF matrix of the texts."""
+        return engine.transform(_texts(texts), self.spec, self.idf_, self.n_threads)
+
+    def get_feature_names_out(self, input_features: Sequence[str] | None = None) -> Any:
+        """Column names: the block and the hash bucket (n-grams are not kept)."""
+        spec = self.spec
+        words = [f"word{i}" for i in range(spec.word_size)]
+        return np.asarray(words + [f"char{i}" for i in range(spec.n_features - spec.word_size)])
+
+
+def _texts(texts: Iterable[str]) -> list[str]:
+    return [t if isinstance(t, str) else str(t) for t in texts]

@@ -23,16 +23,17 @@ import pandas as pd
 from sklearn.linear_model import SGDClassifier
 from sklearn.pipeline import Pipeline
 
-from model.features import hashed_features
-from model.normalize import TextNormalizer
-from model.pipeline import ModelConfig, OutOfFoldCalibrated, PlattCalibrator
-from model.train import (
-    Trained,
-    TrainingError,
-    choose_thresholds,
-    headline_metrics,
-    label_problem,
+from model import engine
+from model.features import HashedTfidf, idf_of
+from model.metrics import choose_thresholds, headline_metrics
+from model.pipeline import (
+    ModelConfig,
+    OutOfFoldCalibrated,
+    PlattCalibrator,
+    featurizer,
+    round_to_float32,
 )
+from model.train import Trained, TrainingError, label_problem
 
 
 def _store_labels(root: Path, labels: Sequence[str]) -> dict[str, dict[str, float]]:
@@ -142,38 +143,37 @@ def train_out_of_core(source: Path, config: ModelConfig | None = None) -> Traine
     """Stream `source` `config.epochs` times through hashed features and SGD (log loss)."""
     config = config or ModelConfig()
     started = time.perf_counter()
-    normalizer = TextNormalizer()
-    features = hashed_features(
-        config.word_ngrams,
-        config.char_ngrams if config.use_char else None,
-        config.hash_features,
-    )
+    features = featurizer(config)
+    df = np.zeros(features.spec.n_features, np.int64)
     state = _Pass(config)
-    for frame in chunks(source, config):  # first pass: count classes, set the holdout apart
+    # First pass: count classes and document frequencies, set the holdout apart.
+    for frame in chunks(source, config):
         train_rows = state.split(frame)
         state.rows += len(frame)
         state.digest.update(frame[["id", "text"]].to_csv(index=False).encode())
+        df += engine.document_frequency(frame["text"].tolist(), features.spec)
         for label in config.labels:
             if label in train_rows.columns:
                 y = train_rows[label].dropna()
                 state.counts[label] += [(y == 0).sum(), (y == 1).sum()]
     if state.rows == 0:
         raise TrainingError(f"{source}: no labelled rows")
+    features.set_idf(idf_of(df, state.rows, features.spec, config.min_df), state.rows)
     held_ids = set(pd.concat(state.holdout)["id"]) if state.holdout else set()
-    for epoch in range(config.epochs):
+    for _ in range(config.epochs):
         for frame in chunks(source, config):
-            _learn(state, frame[~frame["id"].isin(held_ids)], normalizer, features, epoch)
-    return _finish(state, normalizer, features, started)
+            _learn(state, frame[~frame["id"].isin(held_ids)], features)
+    return _finish(state, features, started)
 
 
 def _class_weight(counts: np.ndarray) -> np.ndarray:
     return counts.sum() / (2 * np.maximum(counts, 1))
 
 
-def _learn(state: _Pass, frame: pd.DataFrame, normalizer: Any, features: Any, epoch: int) -> None:
+def _learn(state: _Pass, frame: pd.DataFrame, features: HashedTfidf) -> None:
     if frame.empty:
         return
-    X = features.transform(normalizer.transform(frame["text"]))
+    X = features.transform(frame["text"].tolist())
     weights = _weights(frame, state.config)
     for label, learner in state.learners.items():
         if label not in frame.columns or state.counts[label].min() == 0:
@@ -186,10 +186,10 @@ def _learn(state: _Pass, frame: pd.DataFrame, normalizer: Any, features: Any, ep
         learner.partial_fit(X[known], y, classes=[0, 1], sample_weight=weights[known] * balance)
 
 
-def _finish(state: _Pass, normalizer: Any, features: Any, started: float) -> Trained:
+def _finish(state: _Pass, features: HashedTfidf, started: float) -> Trained:
     config = state.config
     holdout = pd.concat(state.holdout) if state.holdout else pd.DataFrame(columns=["id", "text"])
-    X = features.transform(normalizer.transform(holdout["text"])) if len(holdout) else None
+    X = features.transform(holdout["text"].tolist()) if len(holdout) else None
     pipelines, thresholds, rules, metrics, oof, skipped = {}, {}, {}, {}, {}, {}
     for label, learner in state.learners.items():
         known = np.zeros(len(holdout), dtype=bool)
@@ -202,6 +202,7 @@ def _finish(state: _Pass, normalizer: Any, features: Any, started: float) -> Tra
         if problem is not None or X is None:
             skipped[label] = f"held-out set: {problem}"
             continue
+        round_to_float32(learner)
         decision = learner.decision_function(X[known])
         calibrator = PlattCalibrator().fit(decision, y, _weights(holdout.loc[known], config))
         p = calibrator.predict(decision)
@@ -211,9 +212,7 @@ def _finish(state: _Pass, normalizer: Any, features: Any, started: float) -> Tra
         )
         metrics[label] = headline_metrics(y, p, thresholds[label])
         oof[label] = pd.DataFrame({"id": holdout["id"].to_numpy()[known], "y": y, "p": p})
-        pipelines[label] = Pipeline(
-            [("normalize", normalizer), ("features", features), ("classify", classifier)]
-        )
+        pipelines[label] = Pipeline([("features", features), ("classify", classifier)])
     if not pipelines:
         reasons = "; ".join(f"{label}: {why}" for label, why in skipped.items())
         raise TrainingError(f"no label can be trained out of core ({reasons})")
@@ -231,7 +230,8 @@ def _finish(state: _Pass, normalizer: Any, features: Any, started: float) -> Tra
         },
         "config": config.to_dict(),
         "selection": {
-            "why": "out of core: hashed word + char_wb features, SGD on log loss, no search",
+            "why": "out of core: hashed word + char_wb TF-IDF (IDF from a first pass), SGD on "
+            "log loss, no search",
             "holdout_rows": len(holdout),
         },
         "thresholds": thresholds,

@@ -17,8 +17,7 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
-from model.features import tfidf_features
-from model.normalize import TextNormalizer
+from model.features import HashedTfidf
 
 
 class ConfigError(ValueError):
@@ -37,8 +36,9 @@ class ModelConfig:
     labels: tuple[str, ...] = ("toxic", "conspiracy")
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (2, 5)
-    max_word_features: int = 200_000
-    char_hash_features: int = 2**20
+    # The hashed feature space: 2**word_bits word columns, 2**char_bits char columns.
+    word_bits: int = 20
+    char_bits: int = 20
     # Defaults used by build_pipeline; train() replaces them with the cross-validated choice.
     C: float = 1.0
     use_char: bool = True
@@ -66,7 +66,6 @@ class ModelConfig:
     random_state: int = 13
     # Out-of-core training.
     chunk_rows: int = 10_000
-    hash_features: int = 2**20
     epochs: int = 3
     holdout_every: int = 10  # one row in this many (by id hash) calibrates, up to chunk_rows
 
@@ -158,6 +157,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
         """Fit the solver suited to the number of rows."""
         learner = self._learner(X.shape[0], dual=X.shape[1] > X.shape[0])
         self.model_ = learner.fit(X, y, sample_weight=sample_weight)
+        round_to_float32(self.model_)
         self.classes_ = self.model_.classes_
         self.coef_ = self.model_.coef_
         self.intercept_ = self.model_.intercept_
@@ -170,6 +170,12 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
     def predict(self, X: Any) -> NDArray[np.float64]:
         """The class on the positive side of the decision."""
         return np.asarray(self.classes_[(self.decision_function(X) > 0).astype(int)])
+
+
+def round_to_float32(linear: Any) -> None:
+    """Round a fitted linear model's weights to float32, as the portable artifact stores
+    them, so that scikit-learn and the engine score with the very same numbers."""
+    linear.coef_ = np.asarray(linear.coef_, dtype=np.float32).astype(np.float64)
 
 
 class PlattCalibrator:
@@ -307,19 +313,17 @@ def calibrated(config: ModelConfig, C: float | None = None) -> OutOfFoldCalibrat
     )
 
 
+def featurizer(config: ModelConfig) -> HashedTfidf:
+    """The config's unfitted featuriser (the engine normalises the text itself)."""
+    return HashedTfidf(
+        word_ngrams=config.word_ngrams,
+        char_ngrams=config.char_ngrams if config.use_char else None,
+        word_bits=config.word_bits,
+        char_bits=config.char_bits,
+        min_df=config.min_df,
+    )
+
+
 def build_pipeline(config: ModelConfig) -> Pipeline:
-    """Unfitted pipeline for one label: normalise -> word+char TF-IDF -> calibrated linear."""
-    features = tfidf_features(
-        config.word_ngrams,
-        config.char_ngrams if config.use_char else None,
-        config.min_df,
-        config.max_word_features,
-        config.char_hash_features,
-    )
-    return Pipeline(
-        [
-            ("normalize", TextNormalizer()),
-            ("features", features),
-            ("classify", calibrated(config)),
-        ]
-    )
+    """Unfitted pipeline for one label: raw text -> hashed TF-IDF -> calibrated linear."""
+    return Pipeline([("features", featurizer(config)), ("classify", calibrated(config))])

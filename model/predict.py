@@ -1,35 +1,33 @@
-"""Prediction: scores, decisions and explanations for a list of texts, in the same order.
+"""Prediction from plain arrays: scores, decisions and explanations, list in, list out.
+
+A `Model` is what the portable artifact holds: the feature space (model/engine.py's spec),
+one row per hashed column [idf, w_label0, w_label1, ...], an intercept, a calibration map
+and thresholds per label. Scoring is one engine pass over the batch for every label at
+once, then the calibration (Platt's sigmoid or an isotonic step line, both plain numpy) and
+the decision. Nothing here imports scikit-learn: the API and the batch scorer load this.
 
 Explanations are exact for the linear model: a feature's contribution to the log-odds is
-its weight times its value. The weights are those of the single linear model fitted on all
-training rows (calibration is a monotone map of its log-odds, so it ranks the same). Each
-word n-gram's contribution is shared among the words it covers, each character n-gram's
-goes to the word it falls in; words are then mapped back to character offsets in the
-ORIGINAL text, through the normaliser's offsets. The weights of one text and label add up
-to the model's log-odds minus its intercept.
+its weight times its value. Each word n-gram's contribution is shared among the words it
+covers, each character n-gram's goes to the word it falls in; words are mapped back to
+character offsets in the ORIGINAL text. The weights of one text and label add up to its
+log-odds minus the intercept.
 """
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.feature_extraction import FeatureHasher
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
-from sklearn.pipeline import FeatureUnion, Pipeline
 
-from model.features import TOKEN_PATTERN, CharWbAnalyzer
-from model.normalize import normalize_spans
+from model import engine
 
 Decision = Literal["allow", "review", "block"]
 DECISIONS: tuple[Decision, ...] = ("allow", "review", "block")
-_CHUNK = re.compile(r"\S+")
+Floats = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -56,244 +54,164 @@ class Scored:
         return asdict(self)
 
 
-def decide(p: NDArray[np.float64], review: float, block: float) -> NDArray[np.str_]:
+def decide(p: Floats, review: float, block: float) -> NDArray[np.str_]:
     """allow / review / block for each probability."""
     return np.where(p >= block, "block", np.where(p >= review, "review", "allow"))
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """A monotone map from log-odds to probability: a sigmoid, or an isotonic step line."""
+
+    kind: Literal["sigmoid", "isotonic"]
+    a: float = 1.0
+    b: float = 0.0
+    x: Floats = field(default_factory=lambda: np.zeros(0))
+    y: Floats = field(default_factory=lambda: np.zeros(0))
+
+    def __call__(self, decision: Floats) -> Floats:
+        """Calibrated probabilities of the decisions, clipped to [0, 1]."""
+        if self.kind == "sigmoid":
+            p = 1.0 / (1.0 + np.exp(-(self.a * decision + self.b)))
+        else:
+            p = np.interp(np.clip(decision, self.x[0], self.x[-1]), self.x, self.y)
+        return np.clip(p, 0.0, 1.0)
+
+    def describe(self) -> dict[str, Any]:
+        """The JSON part (the isotonic points go in the arrays file)."""
+        if self.kind == "sigmoid":
+            return {"kind": "sigmoid", "a": self.a, "b": self.b}
+        return {"kind": "isotonic", "points": len(self.x)}
+
+
 class Model:
-    """A trained model: one calibrated pipeline per label, thresholds and metadata."""
+    """A trained model as plain arrays: every label scored in one compiled pass."""
 
     def __init__(
         self,
-        pipelines: dict[str, Pipeline],
+        spec: engine.FeatureSpec,
+        params: NDArray[np.float32],
+        labels: Sequence[str],
+        intercepts: dict[str, float],
+        calibrations: dict[str, Calibration],
         thresholds: dict[str, dict[str, float]],
         metadata: dict[str, Any],
         version: str,
+        n_threads: int | None = None,
     ) -> None:
-        self.pipelines = pipelines
+        if params.shape != (spec.n_features, 1 + len(labels)):
+            raise ValueError(
+                f"parameters of shape {params.shape}, expected {(spec.n_features, 1 + len(labels))}"
+            )
+        self.spec = spec
+        self.params = np.ascontiguousarray(params, dtype=np.float32)
+        self.labels: tuple[str, ...] = tuple(labels)
+        self.intercepts = intercepts
+        self.calibrations = calibrations
         self.thresholds = thresholds
         self.metadata = metadata
         self.version = version
-        self.labels: tuple[str, ...] = tuple(pipelines)
+        self.n_threads = n_threads
 
     @classmethod
     def from_trained(cls, trained: Any, version: str = "unsaved") -> Model:
-        """Wrap a model.train.Trained that was not saved (tests, evaluation)."""
-        return cls(trained.pipelines, trained.thresholds, trained.metadata, version)
+        """The portable model of a model.train.Trained (its pipelines share one featuriser)."""
+        return cls(**portable_parts(trained.pipelines), thresholds=trained.thresholds,
+                   metadata=trained.metadata, version=version)  # fmt: skip
 
-    def probabilities(self, texts: Sequence[str]) -> dict[str, NDArray[np.float64]]:
+    def log_odds(self, texts: Sequence[str]) -> Floats:
+        """Each text's log-odds per label (columns in self.labels' order)."""
+        raw = engine.logits(texts, self.spec, self.params, self.n_threads)
+        return raw + np.array([self.intercepts[label] for label in self.labels])
+
+    def probabilities(self, texts: Sequence[str]) -> dict[str, Floats]:
         """Calibrated probability per label, as arrays in the order of texts."""
-        return {label: p for label, (p, _, _) in self._run(list(texts)).items()}
+        decision = self.log_odds(texts)
+        return {
+            label: self.calibrations[label](decision[:, j]) for j, label in enumerate(self.labels)
+        }
 
     def score(self, texts: Sequence[str], explain: bool = False, top: int = 10) -> list[Scored]:
         """Scores and decisions per text; with explain, the top spans per label."""
-        texts = list(texts)
-        if not texts:
+        if not len(texts):
             return []
-        runs = self._run(texts)
+        probabilities = self.probabilities(texts)
+        scores = {label: p.tolist() for label, p in probabilities.items()}
         decisions = {
             label: decide(p, self.thresholds[label]["review"], self.thresholds[label]["block"])
-            for label, (p, _, _) in runs.items()
+            for label, p in probabilities.items()
         }
-        scores = {label: p.tolist() for label, (p, _, _) in runs.items()}
-        labels = list(runs)
         results = []
         for i, text in enumerate(texts):
             spans = None
             if explain:
-                spans = {
-                    label: explain_row(text, runs[label][1], runs[label][2], i, top)
-                    for label in labels
-                }
+                spans = {label: spans[:top] for label, spans in self.explain(text).items()}
             results.append(
                 Scored(
-                    scores={label: scores[label][i] for label in labels},
-                    decisions={label: cast(Decision, str(decisions[label][i])) for label in labels},
+                    scores={label: scores[label][i] for label in self.labels},
+                    decisions={
+                        label: cast(Decision, str(decisions[label][i])) for label in self.labels
+                    },
                     spans=spans,
                     model_version=self.version,
                 )
             )
         return results
 
-    def _run(self, texts: list[str]) -> dict[str, tuple[NDArray[np.float64], Pipeline, Any]]:
-        """Per label: probabilities, pipeline, feature matrix. Shared steps run once."""
-        normalized: dict[int, list[str]] = {}
-        features: dict[tuple[int, int], Any] = {}
+    def explain(self, text: str) -> dict[str, list[Span]]:
+        """Every span's contribution per label, strongest first (they sum to log-odds - b)."""
+        starts, ends, weights = engine.explain(text, self.spec, self.params)
         out = {}
-        for label, pipeline in self.pipelines.items():
-            normalizer, union, classifier = (step for _, step in pipeline.steps)
-            key = id(normalizer)
-            if key not in normalized:
-                normalized[key] = normalizer.transform(texts)
-            fkey = (key, id(union))
-            if fkey not in features:
-                features[fkey] = union.transform(normalized[key])
-            X = features[fkey]
-            p = classifier.predict_proba(X)[:, 1]
-            out[label] = (np.asarray(p, dtype=np.float64), pipeline, X)
+        for j, label in enumerate(self.labels):
+            merged: dict[tuple[int, int], float] = defaultdict(float)
+            for start, end, weight in zip(
+                starts.tolist(), ends.tolist(), weights[:, j].tolist(), strict=True
+            ):
+                merged[start, end] += weight
+            spans = [Span(s, e, text[s:e], w) for (s, e), w in merged.items() if w != 0]
+            spans.sort(key=lambda span: (-abs(span.weight), span.start))
+            out[label] = spans
         return out
 
 
-def linear_weights(pipeline: Pipeline) -> tuple[NDArray[np.float64], float]:
-    """Coefficients and intercept of the linear model behind a calibrated pipeline."""
-    classifier = pipeline.steps[-1][1]
-    linear = getattr(classifier, "estimator_", classifier)
-    return np.asarray(linear.coef_, dtype=np.float64).ravel(), float(linear.intercept_[0])
+def portable_parts(pipelines: dict[str, Any]) -> dict[str, Any]:
+    """Spec, parameters, intercepts and calibrations of fitted per-label pipelines.
 
-
-def _blocks(union: FeatureUnion) -> list[tuple[Any, int]]:
-    """Each vectorizer of the union (the first step of a sub-pipeline) and its first column."""
-    blocks, offset = [], 0
-    for _, part in union.transformer_list:
-        vectorizer = part.steps[0][1] if isinstance(part, Pipeline) else part
-        blocks.append((vectorizer, offset))
-        if isinstance(vectorizer, HashingVectorizer):
-            offset += vectorizer.n_features
-        else:
-            offset += len(vectorizer.vocabulary_)
-    return blocks
-
-
-def _char_ngram_range(vectorizer: Any) -> tuple[int, int] | None:
-    """The n-gram range when the vectorizer makes char_wb n-grams, else None."""
-    if isinstance(vectorizer.analyzer, CharWbAnalyzer):
-        low, high = vectorizer.analyzer.ngram_range
-        return low, high
-    if vectorizer.analyzer == "char_wb":
-        low, high = vectorizer.ngram_range
-        return low, high
-    return None
-
-
-def _word_occurrences(
-    vectorizer: Any, tokens: list[tuple[int, int]], normalized: str
-) -> list[tuple[str, tuple[int, ...]]]:
-    """Word n-grams as the vectorizer builds them, each with the tokens it covers."""
-    words = [normalized[a:b] for a, b in tokens]
-    low, high = vectorizer.ngram_range
-    found = []
-    for n in range(low, high + 1):
-        for i in range(len(words) - n + 1):
-            found.append((" ".join(words[i : i + n]), tuple(range(i, i + n))))
-    return found
-
-
-def _char_occurrences(
-    ngram_range: tuple[int, int], units: list[tuple[int, int]], normalized: str
-) -> list[tuple[str, tuple[int, ...]]]:
-    """char_wb n-grams as sklearn builds them, each given to the word it overlaps most.
-
-    A chunk of punctuation with no word in it becomes a unit of its own (appended to units).
+    The pipelines must share one fitted featuriser (model.train fits one for all labels):
+    that is what lets one pass score every label.
     """
-    low, high = ngram_range
-    word_starts = [a for a, _ in units]  # words never cross whitespace, so never chunks
-    found: list[tuple[str, tuple[int, ...]]] = []
-    for chunk in _CHUNK.finditer(normalized):
-        first = bisect_left(word_starts, chunk.start())
-        inside = list(range(first, bisect_left(word_starts, chunk.end(), lo=first)))
-        if not inside:
-            units.append(chunk.span())
-            inside = [len(units) - 1]
-        padded = f" {chunk.group()} "
-        for n in range(low, high + 1):
-            offset = 0
-            while True:
-                gram = padded[offset : offset + n]
-                lo = chunk.start() + offset - 1
-                found.append((gram, (_owner(units, inside, lo, lo + len(gram)),)))
-                if offset + n >= len(padded):
-                    break
-                offset += 1
-            if offset == 0:  # sklearn counts a word shorter than n only once
-                break
-    return found
+    labels = list(pipelines)
+    features = [pipelines[label].named_steps["features"] for label in labels]
+    if any(
+        f.spec != features[0].spec or not np.array_equal(f.idf_, features[0].idf_) for f in features
+    ):
+        raise ValueError("the labels' pipelines do not share one featuriser")
+    columns = [np.asarray(features[0].idf_, dtype=np.float32)]
+    intercepts, calibrations = {}, {}
+    for label in labels:
+        classifier = pipelines[label].named_steps["classify"]
+        linear = getattr(classifier, "estimator_", classifier)
+        columns.append(np.asarray(linear.coef_, dtype=np.float32).ravel())
+        intercepts[label] = float(np.ravel(linear.intercept_)[0])
+        calibrations[label] = calibration_of(classifier.calibrator_)
+    return {
+        "spec": features[0].spec,
+        "params": np.column_stack(columns),
+        "labels": labels,
+        "intercepts": intercepts,
+        "calibrations": calibrations,
+    }
 
 
-def _owner(units: list[tuple[int, int]], inside: list[int], lo: int, hi: int) -> int:
-    """The unit sharing most characters with [lo, hi); the nearest one if none does."""
-
-    def closeness(t: int) -> tuple[int, int]:
-        a, b = units[t]
-        return -(min(b, hi) - max(a, lo)), min(abs(a - lo), abs(b - hi))
-
-    return min(inside, key=closeness)
-
-
-def _columns(vectorizer: Any, grams: list[str]) -> list[int | None]:
-    """Column of each n-gram in the vectorizer's output (None: not a feature)."""
-    if isinstance(vectorizer, TfidfVectorizer):
-        vocabulary = vectorizer.vocabulary_
-        return [vocabulary.get(g) for g in grams]
-    hasher = FeatureHasher(
-        n_features=vectorizer.n_features, input_type="string", alternate_sign=False
+def calibration_of(calibrator: Any) -> Calibration:
+    """The plain-array form of a fitted PlattCalibrator or IsotonicRegression."""
+    if hasattr(calibrator, "X_thresholds_"):
+        return Calibration(
+            "isotonic",
+            x=np.asarray(calibrator.X_thresholds_, dtype=np.float64),
+            y=np.asarray(calibrator.y_thresholds_, dtype=np.float64),
+        )
+    sigmoid = calibrator.model
+    return Calibration(
+        "sigmoid", a=float(sigmoid.coef_[0, 0]), b=float(np.ravel(sigmoid.intercept_)[0])
     )
-    hashed = hasher.transform([[g] for g in grams]).tocsr()
-    return [int(hashed.indices[hashed.indptr[i]]) for i in range(len(grams))]
-
-
-def contributions(text: str, pipeline: Pipeline, X: Any, row: int) -> list[Span]:
-    """Every word's (or punctuation chunk's) contribution to the log-odds of one text."""
-    normalized, starts, ends = normalize_spans(text)
-    pattern = re.compile(_token_pattern(pipeline))
-    tokens = [m.span() for m in pattern.finditer(normalized)]
-    units = list(tokens)
-    coef, _ = linear_weights(pipeline)
-    values = X[row].tocsr()
-    present = dict(zip(values.indices.tolist(), values.data.tolist(), strict=True))
-    weights: dict[int, float] = defaultdict(float)
-    for vectorizer, offset in _blocks(pipeline.named_steps["features"]):
-        char_range = _char_ngram_range(vectorizer)
-        if char_range is not None:
-            found = _char_occurrences(char_range, units, normalized)
-        elif vectorizer.analyzer == "word":
-            found = _word_occurrences(vectorizer, tokens, normalized)
-        else:
-            raise ValueError(f"cannot explain features of analyzer {vectorizer.analyzer!r}")
-        if not found:
-            continue
-        columns = _columns(vectorizer, [gram for gram, _ in found])
-        counts: dict[int, int] = defaultdict(int)
-        for column in columns:
-            if column is not None:
-                counts[column] += 1
-        for (_, owners), column in zip(found, columns, strict=True):
-            if column is None:
-                continue
-            value = present.get(offset + column, 0.0)
-            share = coef[offset + column] * value / counts[column] / len(owners)
-            for owner in owners:
-                weights[owner] += share
-    return _to_spans(text, weights, units, starts, ends)
-
-
-def _to_spans(
-    text: str,
-    weights: dict[int, float],
-    units: list[tuple[int, int]],
-    starts: list[int],
-    ends: list[int],
-) -> list[Span]:
-    merged: dict[tuple[int, int], float] = defaultdict(float)
-    for unit, weight in weights.items():
-        a, b = units[unit]
-        merged[starts[a], ends[b - 1]] += weight
-    return [
-        Span(start=s, end=e, text=text[s:e], weight=float(w))
-        for (s, e), w in merged.items()
-        if w != 0
-    ]
-
-
-def _token_pattern(pipeline: Pipeline) -> str:
-    for vectorizer, _ in _blocks(pipeline.named_steps["features"]):
-        if vectorizer.analyzer == "word":
-            return str(vectorizer.token_pattern)
-    return TOKEN_PATTERN
-
-
-def explain_row(text: str, pipeline: Pipeline, X: Any, row: int, top: int = 10) -> list[Span]:
-    """The top spans of one text by |weight|, strongest first."""
-    spans = contributions(text, pipeline, X, row)
-    spans.sort(key=lambda s: (-abs(s.weight), s.start))
-    return spans[:top]

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from model.engine import SCHEME
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -204,6 +206,13 @@ def render_model_card(report: Report) -> str:
         "",
         f"{meta.get('model')}. One linear classifier per label with calibrated "
         "probabilities; thresholds map a probability to allow / review / block.",
+        "",
+        "Features: the text normalised (Unicode folding, obfuscations, URL and @mention "
+        "placeholders), then word 1–2-grams and character 2–5-grams within words, hashed "
+        "into 2^20 columns each, sublinear TF-IDF, each block L2-normalised. The scoring "
+        "engine (model/engine.py, one compiled pass for every label) computes them from "
+        "the portable artifact: model.json and weights.npz (format 2, hashing scheme "
+        f"{SCHEME}), plain arrays checked by sha256 and loaded without unpickling.",
         "",
         "## Data",
         "",

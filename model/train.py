@@ -1,4 +1,8 @@
-"""Training: choose features and regularisation by cross-validation, fit, pick thresholds."""
+"""Training: choose features and regularisation by cross-validation, fit, pick thresholds.
+
+Reads one way: the engine's features and model.pipeline's estimators in, a `Trained`
+out. Evaluation, reports and artifacts come after it (model/jobs.py runs them in order).
+"""
 
 from __future__ import annotations
 
@@ -13,32 +17,29 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
-from sklearn.metrics import (
-    average_precision_score,
-    f1_score,
-    matthews_corrcoef,
-    precision_recall_curve,
-    precision_score,
-    recall_score,
-    roc_auc_score,
-)
+from sklearn.metrics import average_precision_score
 from sklearn.model_selection import cross_val_predict, train_test_split
-from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.pipeline import Pipeline
 
-from model.features import TOKEN_PATTERN, char_hasher, tfidf_features
-from model.normalize import TextNormalizer
-from model.pipeline import ConfigError, ModelConfig, calibrated, folds, linear_classifier
+from model import engine
+from model.features import idf_of
+from model.metrics import choose_thresholds, headline_metrics
+from model.pipeline import (
+    ConfigError,
+    ModelConfig,
+    calibrated,
+    featurizer,
+    folds,
+    linear_classifier,
+)
 
 __all__ = [
     "ConfigError",
     "ModelConfig",
-    "TrainResult",
     "Trained",
     "TrainingError",
+    "evaluation_config",
     "train",
-    "train_corpora",
-    "train_store",
 ]
 
 Floats = NDArray[np.float64]
@@ -83,66 +84,6 @@ def label_problem(y: Floats) -> str | None:
     return None
 
 
-def choose_thresholds(
-    y: Floats, p: Floats, block_precision: float = 0.9, review_recall: float = 0.9
-) -> tuple[dict[str, float], dict[str, str]]:
-    """Thresholds and the rule that gave each.
-
-    block: lowest threshold with precision >= block_precision (else the max-F1 point);
-    review: highest threshold with recall >= review_recall, never above block.
-    """
-    precision, recall, thresholds = precision_recall_curve(y, p)
-    precision, recall = precision[:-1], recall[:-1]
-    reached = np.flatnonzero(precision >= block_precision)
-    if reached.size:
-        block = float(thresholds[reached[0]])
-        block_rule = f"lowest threshold with out-of-fold precision >= {block_precision}"
-    else:
-        f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-        block = float(thresholds[int(np.argmax(f1))])
-        block_rule = f"max-F1 point: out-of-fold precision never reached {block_precision}"
-    covered = np.flatnonzero(recall >= review_recall)
-    review = float(thresholds[covered[-1]]) if covered.size else float(thresholds[0])
-    review_rule = f"highest threshold with out-of-fold recall >= {review_recall}"
-    if review > block:
-        review, review_rule = block, f"{review_rule}, capped at block"
-    return {"review": review, "block": block}, {"review": review_rule, "block": block_rule}
-
-
-def pick_thresholds(
-    y: Floats, p: Floats, block_precision: float = 0.9, review_recall: float = 0.9
-) -> dict[str, float]:
-    """{"review": x, "block": y} from out-of-fold probabilities (see choose_thresholds)."""
-    return choose_thresholds(y, p, block_precision, review_recall)[0]
-
-
-def expected_calibration_error(y: Floats, p: Floats, bins: int = 10) -> float:
-    """Mean |accuracy - confidence| over equal-width probability bins, weighted by size."""
-    edges = np.minimum((p * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in np.unique(edges):
-        inside = edges == b
-        total += inside.sum() * abs(float(y[inside].mean()) - float(p[inside].mean()))
-    return float(total / len(y))
-
-
-def headline_metrics(y: Floats, p: Floats, thresholds: dict[str, float]) -> dict[str, float]:
-    """Out-of-fold quality at the chosen thresholds."""
-    block = p >= thresholds["block"]
-    flagged = p >= thresholds["review"]
-    return {
-        "roc_auc": float(roc_auc_score(y, p)),
-        "pr_auc": float(average_precision_score(y, p)),
-        "ece": expected_calibration_error(y, p),
-        "precision_block": float(precision_score(y, block, zero_division=0)),
-        "recall_block": float(recall_score(y, block, zero_division=0)),
-        "f1_block": float(f1_score(y, block, zero_division=0)),
-        "mcc_block": float(matthews_corrcoef(y, block)),
-        "precision_review": float(precision_score(y, flagged, zero_division=0)),
-        "recall_review": float(recall_score(y, flagged, zero_division=0)),
-    }
-
-
 def _stratified_sample(index: NDArray[np.int64], y: Floats, rows: int, seed: int) -> Any:
     if len(index) <= rows:
         return index
@@ -150,40 +91,23 @@ def _stratified_sample(index: NDArray[np.int64], y: Floats, rows: int, seed: int
     return np.sort(kept)
 
 
-def _limit(counts: sp.csr_matrix, min_df: int, max_features: int) -> sp.csr_matrix:
-    """What TfidfVectorizer(min_df, max_features, sublinear_tf) would give, from counts."""
-    df = np.asarray((counts > 0).sum(axis=0)).ravel()
-    total = np.asarray(counts.sum(axis=0)).ravel()
-    columns = np.flatnonzero(df >= min_df)
-    if len(columns) > max_features:
-        columns = columns[np.argsort(-total[columns], kind="stable")[:max_features]]
-    return TfidfTransformer(sublinear_tf=True).fit_transform(counts[:, np.sort(columns)])
-
-
 def _search_matrices(
     texts: list[str], config: ModelConfig
 ) -> dict[tuple[bool, int], sp.csr_matrix]:
-    """Feature matrix per (use_char, min_df) of the grid, counting each analyzer once.
+    """Feature matrix per (use_char, min_df) of the grid, counting document frequencies once.
 
-    The vectorizers see the whole search sample, test folds included: harmless for
-    ranking settings (no labels involved) and 4x cheaper than refitting per fold. min_df
-    applies to words; character n-grams are hashed.
+    The IDF is learnt on the whole search sample, test folds included: harmless for ranking
+    settings (no labels involved) and cheaper than refitting per fold. min_df applies to
+    words. A matrix without characters is the word block of one with them (each block is
+    normalised on its own), so each min_df is featurised once.
     """
-    word = CountVectorizer(
-        lowercase=False, token_pattern=TOKEN_PATTERN, ngram_range=config.word_ngrams
-    ).fit_transform(texts)
-    chars = None
-    if True in config.grid_char:
-        hashed = char_hasher(config.char_ngrams, config.char_hash_features, norm=None)
-        chars = TfidfTransformer(sublinear_tf=True).fit_transform(hashed.transform(texts))
+    spec = featurizer(replace(config, use_char=True in config.grid_char)).spec
+    df = engine.document_frequency(texts, spec)
     matrices: dict[tuple[bool, int], sp.csr_matrix] = {}
     for min_df in config.grid_min_df:
-        words = _limit(word, min_df, config.max_word_features)
+        X = engine.transform(texts, spec, idf_of(df, len(texts), spec, min_df))
         for use_char in config.grid_char:
-            if use_char and chars is not None:
-                matrices[use_char, min_df] = sp.hstack([words, chars]).tocsr()
-            else:
-                matrices[use_char, min_df] = words
+            matrices[use_char, min_df] = X if use_char else X[:, : spec.word_size].tocsr()
     return matrices
 
 
@@ -193,7 +117,7 @@ def _cheapness(option: tuple[bool, int]) -> tuple[bool, int]:
 
 
 def select(
-    normalized: list[str],
+    texts: list[str],
     targets: dict[str, tuple[NDArray[np.int64], Floats]],
     weights: Floats,
     config: ModelConfig,
@@ -205,7 +129,7 @@ def select(
     }
     union = np.unique(np.concatenate(list(samples.values())))
     position = {row: i for i, row in enumerate(union)}
-    matrices = _search_matrices([normalized[i] for i in union], config)
+    matrices = _search_matrices([texts[i] for i in union], config)
     scores: dict[str, dict[str, dict[str, float]]] = {}
     for option, matrix in matrices.items():
         key = f"char={option[0]},min_df={option[1]}"
@@ -315,17 +239,17 @@ def train(dataset: pd.DataFrame, config: ModelConfig | None = None) -> Trained:
     if not targets:
         reasons = "; ".join(f"{label}: {why}" for label, why in skipped.items())
         raise TrainingError(f"no label can be trained ({reasons})")
-    normalizer = TextNormalizer()
-    normalized = normalizer.transform(dataset["text"].astype(str))
+    texts = dataset["text"].astype(str).tolist()
     weights = sample_weights(dataset, config)
-    selection = select(normalized, targets, weights, config)
+    selection = select(texts, targets, weights, config)
     chosen = replace(config, use_char=selection["use_char"], min_df=selection["min_df"])
     used = np.unique(np.concatenate([index for index, _ in targets.values()]))
-    features = _features(chosen)
-    if len(used) == len(normalized):
-        X_all = features.fit_transform(normalized)
+    # One featuriser for every label: one engine pass scores them all.
+    features = featurizer(chosen)
+    if len(used) == len(texts):
+        X_all = features.fit_transform(texts)
     else:
-        X_all = features.fit([normalized[i] for i in used]).transform(normalized)
+        X_all = features.fit([texts[i] for i in used]).transform(texts)
     pipelines, thresholds, rules, metrics, oof = {}, {}, {}, {}, {}
     for label, (index, y) in targets.items():
         classifier = calibrated(chosen, selection["C"][label])
@@ -336,9 +260,7 @@ def train(dataset: pd.DataFrame, config: ModelConfig | None = None) -> Trained:
         )
         metrics[label] = headline_metrics(y, p, thresholds[label])
         oof[label] = pd.DataFrame({"id": dataset["id"].to_numpy()[index], "y": y, "p": p})
-        pipelines[label] = Pipeline(
-            [("normalize", normalizer), ("features", features), ("classify", classifier)]
-        )
+        pipelines[label] = Pipeline([("features", features), ("classify", classifier)])
         selection.setdefault("learner", {})[label] = {
             "estimator": type(classifier.estimator_.model_).__name__,
             "calibration": classifier.method_,
@@ -352,7 +274,7 @@ def train(dataset: pd.DataFrame, config: ModelConfig | None = None) -> Trained:
         "sources": _source_counts(dataset),
         "config": config.to_dict(),
         "selection": selection,
-        "features": {"count": int(X_all.shape[1])},
+        "features": {"columns": int(X_all.shape[1]), "in_use": int((features.idf_ > 0).sum())},
         "thresholds": thresholds,
         "threshold_rules": rules,
         "metrics": metrics,
@@ -363,16 +285,6 @@ def train(dataset: pd.DataFrame, config: ModelConfig | None = None) -> Trained:
     return Trained(pipelines=pipelines, thresholds=thresholds, metadata=metadata, oof=oof)
 
 
-def _features(config: ModelConfig) -> FeatureUnion:
-    return tfidf_features(
-        config.word_ngrams,
-        config.char_ngrams if config.use_char else None,
-        config.min_df,
-        config.max_word_features,
-        config.char_hash_features,
-    )
-
-
 def _source_counts(dataset: pd.DataFrame) -> dict[str, int]:
     if "source" not in dataset.columns:
         return {}
@@ -380,27 +292,9 @@ def _source_counts(dataset: pd.DataFrame) -> dict[str, int]:
     return {str(k): int(v) for k, v in counts.sort_index().items()}
 
 
-@dataclass(frozen=True)
-class TrainResult:
-    """What a training run produced: the artifact directory and its metadata."""
-
-    path: Path
-    metadata: dict[str, Any]
-    report_files: list[Path] = field(default_factory=list)
-
-
 def load_config(path: Path | None) -> ModelConfig:
     """The config in a .json/.toml file, or the defaults."""
     return ModelConfig() if path is None else ModelConfig.from_file(path)
-
-
-def read_store(data_dir: Path) -> pd.DataFrame:
-    """The labelled dataset of a label store directory."""
-    from labels.store import load_dataset
-
-    if not data_dir.is_dir():
-        raise TrainingError(f"{data_dir}: no such label store directory")
-    return load_dataset(data_dir)
 
 
 def evaluation_config(config: ModelConfig, selection: dict[str, Any]) -> ModelConfig:
@@ -412,109 +306,3 @@ def evaluation_config(config: ModelConfig, selection: dict[str, Any]) -> ModelCo
         return config
     first = next(iter(selection["C"].values()))
     return replace(config, use_char=selection["use_char"], min_df=selection["min_df"], C=first)
-
-
-def train_store(
-    data_dir: Path,
-    artifacts_dir: Path,
-    config: ModelConfig | None = None,
-    out_of_core: bool = False,
-    evaluate: bool = True,
-) -> TrainResult:
-    """Train on a label store, evaluate, save the artifact and point `current` at it."""
-    from model.artifacts import save
-
-    config = config or ModelConfig()
-    if out_of_core:
-        from model.outofcore import train_out_of_core
-
-        trained = train_out_of_core(data_dir, config)
-        return TrainResult(save(trained, artifacts_dir), trained.metadata)
-    dataset = read_store(data_dir)
-    trained = train(dataset, config)
-    if not evaluate:
-        return TrainResult(save(trained, artifacts_dir), trained.metadata)
-    written: list[Path] = []
-
-    def add_report(folder: Path) -> None:
-        written.extend(_evaluate_into(dataset, trained, config, folder))
-
-    path = save(trained, artifacts_dir, extra=add_report)
-    return TrainResult(path, trained.metadata, [path / p.name for p in written])
-
-
-def _evaluate_into(
-    dataset: pd.DataFrame, trained: Trained, config: ModelConfig, folder: Path
-) -> list[Path]:
-    from model.evaluate import evaluate
-    from model.predict import Model
-    from model.report import write_report
-
-    report = evaluate(
-        dataset,
-        evaluation_config(config, trained.metadata["selection"]),
-        folds=config.folds,
-        seed=config.random_state,
-        model=Model.from_trained(trained),
-        # Training already has the model's out-of-fold probabilities: refitting it `folds`
-        # times again would double the training time for the same numbers.
-        oof=trained.oof,
-        n_jobs=2,
-    )
-    return write_report(report, folder)
-
-
-def evaluate_store(data_dir: Path, model_path: Path, out_dir: Path | None = None) -> list[Path]:
-    """Evaluate a saved model's settings on a label store; write the report files.
-
-    The report goes to `out_dir`, by default `<artifact>/evaluations/<dataset hash>/` so the
-    training-time report beside the model is never overwritten.
-    """
-    from model.artifacts import artifact_dir, load
-    from model.evaluate import evaluate
-    from model.report import write_report
-
-    model = load(model_path)
-    dataset = read_store(data_dir)
-    config = ModelConfig.from_dict(model.metadata.get("config", {}))
-    config = evaluation_config(config, model.metadata.get("selection", {}))
-    if out_dir is None:
-        folder = artifact_dir(model_path)
-        out_dir = folder / "evaluations" / dataset_hash(dataset, config.labels)[:12]
-    report = evaluate(dataset, config, folds=config.folds, seed=config.random_state, model=model)
-    return write_report(report, out_dir)
-
-
-def train_corpora(
-    corpora_dir: Path,
-    scratch_dir: Path,
-    artifacts_dir: Path,
-    config: ModelConfig | None = None,
-    evaluate: bool = True,
-) -> TrainResult:
-    """Import every corpus into a fresh scratch store, then train the reference model on it."""
-    from labels.importers import import_corpora
-    from labels.store import LabelStore
-
-    if not corpora_dir.is_dir():
-        raise TrainingError(f"{corpora_dir}: no such corpora directory")
-    _reset_scratch(scratch_dir)
-    import_corpora(corpora_dir, LabelStore(scratch_dir))
-    return train_store(scratch_dir, artifacts_dir, config, evaluate=evaluate)
-
-
-SCRATCH_FILES = frozenset({"comments.jsonl", "annotations.jsonl"})
-
-
-def _reset_scratch(scratch_dir: Path) -> None:
-    """Empty the scratch store, refusing to touch a directory holding anything else."""
-    if scratch_dir.exists():
-        others = sorted(p.name for p in scratch_dir.iterdir() if p.name not in SCRATCH_FILES)
-        if others:
-            raise TrainingError(
-                f"{scratch_dir}: not a scratch label store (holds {', '.join(others[:3])}); "
-                "pass an empty or new --scratch directory"
-            )
-        for name in SCRATCH_FILES:
-            (scratch_dir / name).unlink(missing_ok=True)
-    scratch_dir.mkdir(parents=True, exist_ok=True)

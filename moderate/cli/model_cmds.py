@@ -71,7 +71,7 @@ def register(app: typer.Typer) -> None:
 
         Example: moderate train --data labels/data --artifacts model/artifacts
         """
-        from model.train import load_config, train_store
+        from model.jobs import load_config, train_store
 
         settings = load_settings()
         try:
@@ -102,8 +102,8 @@ def register(app: typer.Typer) -> None:
 
         Example: moderate train-corpora ../shared/corpora --scratch build/corpora-store
         """
-        from model.train import load_config
-        from model.train import train_corpora as run
+        from model.jobs import load_config
+        from model.jobs import train_corpora as run
 
         settings = load_settings()
         try:
@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
 
         Example: moderate evaluate --data labels/data --model model/artifacts/current
         """
-        from model.train import evaluate_store
+        from model.jobs import evaluate_store
 
         settings = load_settings()
         try:

@@ -13,9 +13,12 @@ from model.artifacts import (
     HASH_FILE,
     METADATA_FILE,
     MODEL_FILE,
+    PIPELINE_FILE,
+    WEIGHTS_FILE,
     ArtifactError,
     current,
     load,
+    load_pipelines,
     save,
     sha256_of,
 )
@@ -46,14 +49,20 @@ def test_round_trip_scores_the_same(trained: Trained, tmp_path: Path) -> None:
 def test_artifact_is_self_describing(trained: Trained, tmp_path: Path) -> None:
     folder = save(trained, tmp_path)
     names = {p.name for p in folder.iterdir()}
-    assert {MODEL_FILE, HASH_FILE, METADATA_FILE} <= names
+    assert {MODEL_FILE, WEIGHTS_FILE, PIPELINE_FILE, HASH_FILE, METADATA_FILE} <= names
     metadata = json.loads((folder / METADATA_FILE).read_text())
     assert metadata["version"] == folder.name
     assert folder.name.endswith(metadata["dataset_hash"][:8])
     for key in ("label_counts", "config", "thresholds", "libraries", "git_commit", "metrics"):
         assert key in metadata
     assert metadata["libraries"]["scikit-learn"]
-    assert (folder / HASH_FILE).read_text().split()[0] == sha256_of(folder / MODEL_FILE)
+    sums = dict(line.split()[::-1] for line in (folder / HASH_FILE).read_text().splitlines())
+    assert sums == {
+        name: sha256_of(folder / name) for name in (MODEL_FILE, WEIGHTS_FILE, PIPELINE_FILE)
+    }
+    description = json.loads((folder / MODEL_FILE).read_text())
+    assert description["features"]["scheme"].startswith("moderate-hash")
+    assert set(description["labels"]) == set(trained.pipelines)
 
 
 def test_current_points_at_the_newest(trained: Trained, tmp_path: Path) -> None:
@@ -73,22 +82,63 @@ def test_no_model_says_how_to_train(tmp_path: Path) -> None:
         load(tmp_path)
 
 
-def test_tampered_model_is_refused_before_unpickling(trained: Trained, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", [MODEL_FILE, WEIGHTS_FILE, PIPELINE_FILE])
+def test_tampered_file_is_refused_before_it_is_read(
+    trained: Trained, tmp_path: Path, name: str
+) -> None:
     folder = save(trained, tmp_path)
-    with (folder / MODEL_FILE).open("ab") as handle:
+    with (folder / name).open("ab") as handle:
         handle.write(b"not what was trained")
-    with pytest.raises(ArtifactError, match=r"sha256.*make train"):
-        load(folder)
+    with pytest.raises(ArtifactError, match=rf"{name}: sha256.*make train"):
+        load(folder) if name != PIPELINE_FILE else load_pipelines(folder)
 
 
-def test_other_sklearn_version_is_refused(trained: Trained, tmp_path: Path) -> None:
+def test_scoring_needs_no_pickle_and_no_matching_sklearn(trained: Trained, tmp_path: Path) -> None:
     folder = save(trained, tmp_path)
+    expected = load(folder).score(TEXTS)
     metadata = json.loads((folder / METADATA_FILE).read_text())
     metadata["libraries"]["scikit-learn"] = "0.24.2"
     (folder / METADATA_FILE).write_text(json.dumps(metadata))
-    (folder / MODEL_FILE).write_bytes(b"garbage that must never be unpickled")
+    (folder / PIPELINE_FILE).unlink()
+    assert [r.scores for r in load(folder).score(TEXTS)] == [r.scores for r in expected]
+
+
+def test_pipelines_load_for_audits_only_with_the_same_sklearn(
+    trained: Trained, tmp_path: Path
+) -> None:
+    folder = save(trained, tmp_path)
+    pipelines = load_pipelines(folder)
+    assert set(pipelines) == set(trained.pipelines)
+    p = pipelines["toxic"].predict_proba(TEXTS)[:, 1]
+    assert p.tolist() == pytest.approx(
+        load(folder).probabilities(TEXTS)["toxic"].tolist(), abs=1e-9
+    )
+    metadata = json.loads((folder / METADATA_FILE).read_text())
+    metadata["libraries"]["scikit-learn"] = "0.24.2"
+    (folder / METADATA_FILE).write_text(json.dumps(metadata))
     with pytest.raises(ArtifactError, match=r"scikit-learn 0\.24\.2.*make train"):
+        load_pipelines(folder)
+
+
+def test_foreign_or_old_artifacts_are_refused(trained: Trained, tmp_path: Path) -> None:
+    folder = save(trained, tmp_path)
+    description = json.loads((folder / MODEL_FILE).read_text())
+    description["features"]["scheme"] = "someone-elses-hash"
+    (folder / MODEL_FILE).write_text(json.dumps(description))
+    sums = (folder / HASH_FILE).read_text().splitlines()
+    fixed = [
+        f"{sha256_of(folder / MODEL_FILE)}  {MODEL_FILE}" if MODEL_FILE in line else line
+        for line in sums
+    ]
+    (folder / HASH_FILE).write_text("\n".join(fixed) + "\n")
+    with pytest.raises(ArtifactError, match=r"someone-elses-hash.*make train"):
         load(folder)
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "model.joblib").write_bytes(b"an old pickle")
+    (old / METADATA_FILE).write_text("{}")
+    with pytest.raises(ArtifactError, match=r"old pickled format.*make train"):
+        load(old)
 
 
 def test_failed_save_leaves_current_alone(

@@ -91,7 +91,7 @@ BPSN_FLOOR = 0.85  # [lowest 0.90: muslim, gay, transgender, disabled]
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Model:
     from model.artifacts import load
-    from model.train import train_corpora
+    from model.jobs import train_corpora
 
     work = tmp_path_factory.mktemp("reference")
     result = train_corpora(CORPORA, work / "store", work / "artifacts", evaluate=False)

@@ -19,8 +19,8 @@ from model.evaluate import (
     evaluate,
     label_metrics,
     oof_probabilities,
-    write_report,
 )
+from model.report import write_report
 
 INSULTS = ["idiot", "moron", "stupid", "loser", "pathetic", "disgusting", "clown", "fool"]
 PLAIN = [

@@ -11,7 +11,7 @@ import pytest
 from model.artifacts import load, save
 from model.outofcore import train_out_of_core
 from model.pipeline import ModelConfig
-from model.predict import Model, contributions, decide, linear_weights
+from model.predict import Model, decide
 from model.train import Trained, train
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "model" / "comments.jsonl"
@@ -83,13 +83,15 @@ def test_explanation_points_at_the_insult_in_the_original(
 
 def test_explanation_weights_add_up_to_the_log_odds(model: Model, trained: Trained) -> None:
     texts = ["You are an I D I O T!!", "5G towers spread the virus, wake up", "!!! ??", ""]
+    texts += ["a a a a b", "ｆｕｃｋ you @someone http://x.y/z 𝐬𝐭𝐮𝐩𝐢𝐝 ¢ool"]
     for label, pipeline in trained.pipelines.items():
-        X = pipeline[:-1].transform(texts)
-        decision = pipeline[-1].decision_function(X)
-        _, intercept = linear_weights(pipeline)
+        decision = pipeline[-1].decision_function(pipeline[:-1].transform(texts))
         for row, text in enumerate(texts):
-            total = sum(s.weight for s in contributions(text, pipeline, X, row))
-            assert total + intercept == pytest.approx(decision[row], abs=1e-9), (label, text)
+            total = sum(s.weight for s in model.explain(text)[label])
+            assert total + model.intercepts[label] == pytest.approx(decision[row], abs=1e-9), (
+                label,
+                text,
+            )
 
 
 def test_top_limits_the_spans(model: Model) -> None:
@@ -99,7 +101,7 @@ def test_top_limits_the_spans(model: Model) -> None:
 
 
 def test_out_of_core_trains_saves_and_explains(tmp_path: Path) -> None:
-    config = ModelConfig(chunk_rows=16, holdout_every=3, hash_features=2**16, epochs=5)
+    config = ModelConfig(chunk_rows=16, holdout_every=3, word_bits=16, char_bits=16, epochs=5)
     trained = train_out_of_core(FIXTURE, config)
     assert trained.metadata["method"] == "out-of-core"
     assert "toxic" in trained.pipelines
@@ -115,7 +117,7 @@ def test_out_of_core_trains_saves_and_explains(tmp_path: Path) -> None:
 def test_out_of_core_reads_a_label_store(tmp_path: Path) -> None:
     from tests.model.test_train_cli import fixture_store
 
-    config = ModelConfig(chunk_rows=16, holdout_every=3, hash_features=2**16, epochs=5)
+    config = ModelConfig(chunk_rows=16, holdout_every=3, word_bits=16, char_bits=16, epochs=5)
     trained = train_out_of_core(fixture_store(tmp_path / "store", ("toxic",)), config)
     assert list(trained.pipelines) == ["toxic"]
     known = pd.read_json(FIXTURE, lines=True)["toxic"].notna().sum()

@@ -35,8 +35,8 @@ def version_of(artifact: Path) -> str:
 
 
 def tamper(artifact: Path) -> None:
-    """Change the pickled model's bytes so its sha256 no longer matches."""
-    with (artifact / "model.joblib").open("ab") as file:
+    """Change the model's weights so their sha256 no longer matches."""
+    with (artifact / "weights.npz").open("ab") as file:
         file.write(b"tampered")
 
 
