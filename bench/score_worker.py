@@ -3,6 +3,10 @@
 Standalone on purpose (stdlib, numpy, joblib only) so the very same code times our model in
 .venv and alt-profanity-check in bench/.venv. Prints one JSON object on stdout.
 
+"Single" is one thread in one process for both. "All cores" is our engine's own threads
+in one process, and joblib worker processes over chunks for alt-profanity-check (which has
+no threads of its own).
+
 Example: .venv/bin/python bench/score_worker.py --engine ours --texts build/bench/texts.jsonl
 """
 
@@ -31,7 +35,10 @@ def _load(engine: str, model: str | None) -> Score:
     from model.artifacts import current, load
 
     path = Path(model) if model else current(Path("model/artifacts"))
-    return load(path).score  # type: ignore[no-any-return,unused-ignore]
+    loaded = load(path, n_threads=None if engine == "ours-all" else 1)
+    # The model alone, like predict_prob: probabilities as arrays. "ours-score" is the
+    # library's list-in, list-out Model.score (decisions and an object per comment).
+    return loaded.score if engine == "ours-score" else loaded.probabilities  # type: ignore[no-any-return,unused-ignore]
 
 
 def _scorer(engine: str, model: str | None) -> Score:
@@ -90,10 +97,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         single.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
     rss_single = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    _time_parallel(args.engine, args.model, texts, args.jobs)  # warm the worker pool
-    parallel = [
-        _time_parallel(args.engine, args.model, texts, args.jobs) for _ in range(args.repeats)
-    ]
+    api: list[float] = []
+    if args.engine == "ours":
+        scored = _scorer("ours-score", args.model)
+        scored(texts[:100])
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            scored(texts)
+            api.append(time.perf_counter() - start)
+        every = _scorer("ours-all", args.model)
+        every(texts[:100])
+        parallel = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            every(texts)
+            parallel.append(time.perf_counter() - start)
+    else:
+        _time_parallel(args.engine, args.model, texts, args.jobs)  # warm the worker pool
+        parallel = [
+            _time_parallel(args.engine, args.model, texts, args.jobs) for _ in range(args.repeats)
+        ]
     result = {
         "engine": args.engine,
         "python": sys.executable,
@@ -107,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "cpu_median_per_s": len(texts) / statistics.median(cpu),
         "parallel_median_per_s": len(texts) / statistics.median(parallel),
         "peak_rss_mb": rss_single / 1024,
+        "api_s": api,
     }
     if args.profile:
         result["profile"] = _profile(score, texts)
@@ -116,7 +140,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _dump(score: Score, texts: list[str], out: Path) -> None:
     """The toxic probability of every text, one per line (for the quality comparison)."""
     scored = score(texts)
-    values = [s.scores["toxic"] if hasattr(s, "scores") else float(s) for s in scored]
+    values = scored["toxic"] if isinstance(scored, dict) else scored
+    values = [float(v) for v in values]
     out.write_text("".join(f"{v}\n" for v in values), "utf-8")
 
 

@@ -66,6 +66,30 @@ def write_dump(path: Path, count: int, corpora: Path = CORPORA) -> int:
     return written
 
 
+# Wikipedia talk comments (the register of the issue's 200,000-comment measurement).
+WIKI = (
+    ("toxicity/jigsaw2018_subset.csv", "comment_text"),
+    ("toxicity/wiki_context_large_gc.csv", "text"),
+    ("toxicity/wiki_context_large_gn.csv", "text"),
+    ("toxicity/wiki_context_small.csv", "text"),
+)
+
+
+def write_wiki_csv(path: Path, count: int, corpora: Path = CORPORA) -> int:
+    """A CSV (id, text) of `count` Wikipedia talk comments; the corpora hold about 31,000,
+    so they repeat in order (each row keeps its own id and position)."""
+    texts: list[str] = []
+    for name, column in WIKI:
+        frame = pd.read_csv(corpora / name, usecols=[column], dtype=str, keep_default_na=False)
+        texts += [t for t in frame[column] if t.strip()]
+    if not texts:
+        raise SystemExit(f"no comments found in {corpora}")
+    rows = [(f"w{i}", texts[i % len(texts)]) for i in range(count)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=["id", "text"]).to_csv(path, index=False)
+    return len(texts)
+
+
 def default_model(given: Path | None) -> Path:
     """--model, else the benchmark's reference model, else model/artifacts/current."""
     for candidate in (

@@ -157,7 +157,9 @@ def save(
             version=version,
         )
         write_portable(model, staging)
-        joblib.dump({"format": FORMAT, "pipelines": trained.pipelines}, staging / PIPELINE_FILE)
+        joblib.dump(
+            {"format": FORMAT, "pipelines": trained.pipelines}, staging / PIPELINE_FILE, compress=3
+        )
         sums = {
             name: sha256_of(staging / name) for name in (MODEL_FILE, WEIGHTS_FILE, PIPELINE_FILE)
         }

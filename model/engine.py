@@ -66,32 +66,45 @@ class CharTables:
         self.fold_off = np.zeros(_UNICODE, dtype=np.int32)
         self.flags = np.zeros(_UNICODE, dtype=np.uint8)
         self.done = np.zeros(_UNICODE >> _PAGE, dtype=np.bool_)
-        # Pages a kernel met unfilled; the kernel's result is void until they are filled.
-        self.missing = np.zeros(_UNICODE >> _PAGE, dtype=np.bool_)
         self.pool = np.zeros(1 << 12, dtype=np.int32)
         self.used = 0
         self._lock = threading.Lock()
         self._fill([0])  # ASCII: the placeholders and the lexicon are made of it
 
-    def fill_missing(self) -> bool:
-        """Fill the pages the last kernel missed; False when it missed none."""
-        pages = np.flatnonzero(self.missing)
+    def fill(self, missing: NDArray[np.bool_]) -> bool:
+        """Fill the pages a kernel marked in `missing`; False when it marked none.
+
+        Kernels run without the GIL, possibly while this runs in another thread: a code
+        point's run is written into the pool before its length, and a kernel that sees a
+        run past the end of the pool it was given (grown since) counts it as missing too.
+        """
+        pages = np.flatnonzero(missing)
         if not len(pages):
             return False
         with self._lock:
             self._fill([int(p) for p in pages])
-            self.missing[:] = False
+        missing[:] = False
         return True
 
     def _fill(self, pages: list[int]) -> None:
+        """Fill pages and, first, every page their code points fold to.
+
+        A page is published (its fold lengths written) only once the flags of all it folds
+        to are in place: a kernel running meanwhile sees either nothing (missing) or
+        everything it needs.
+        """
+        staged: dict[int, list[list[int]]] = {}
         while pages:
             page = int(pages.pop())
-            if self.done[page]:
+            if self.done[page] or page in staged:
                 continue
-            outputs = self._fill_page(page)
-            pages.extend({c >> _PAGE for c in outputs if not self.done[c >> _PAGE]})
+            staged[page] = folds = self._stage(page)
+            pages.extend({c >> _PAGE for run in folds for c in run} - set(staged))
+        for page, folds in staged.items():
+            self._publish(page, folds)
 
-    def _fill_page(self, page: int) -> list[int]:
+    def _stage(self, page: int) -> list[list[int]]:
+        """Set the flags of a page's code points; return what each of them folds to."""
         base = page << _PAGE
         chars = "".join(chr(c) for c in range(base, base + (1 << _PAGE)))
         for match in re.finditer(r"\w", chars):
@@ -105,18 +118,18 @@ class CharTables:
                 self.flags[code] |= _DIGIT
             if code in _SYMBOLS:
                 self.flags[code] |= _SYM
-        outputs: list[int] = []
-        for offset, char in enumerate(chars):
-            folded = [ord(c) for c in char.translate(_FOLD)]
+        return [[ord(c) for c in char.translate(_FOLD)] for char in chars]
+
+    def _publish(self, page: int, folds: list[list[int]]) -> None:
+        base = page << _PAGE
+        for offset, folded in enumerate(folds):
             if self.used + len(folded) > len(self.pool):
                 self.pool = np.concatenate([self.pool, np.zeros_like(self.pool)])
             self.pool[self.used : self.used + len(folded)] = folded
             self.fold_off[base + offset] = self.used
-            self.fold_len[base + offset] = len(folded)
+            self.fold_len[base + offset] = len(folded)  # last: the run is complete
             self.used += len(folded)
-            outputs.extend(folded)
         self.done[page] = True
-        return outputs
 
 
 _TABLES: CharTables | None = None
@@ -250,7 +263,7 @@ def _fold(data, lo, hi, fold_len, fold_off, pool, flags, missing, t, st, en):  #
         c, size = _decode_at(data, i)
         i += size
         length = fold_len[c]
-        if length < 0:
+        if length < 0 or fold_off[c] + length > len(pool):
             missing[c >> 8] = True
             index += 1
             continue
@@ -728,25 +741,25 @@ def _occurrences(ntok, chunk_a, chunk_b, nchunk, wlo, whi, clo, chi, use_char): 
 
 
 @njit(cache=True, inline="always")
-def _add(col, keys, counts, tab, stamp, mask, nu, params, stride):  # type: ignore[no-untyped-def]
-    """Count column col; tab[slot] = (stamp << 32 | col, index into keys/counts).
+def _add(col, keys, where, tab, mask, nu, params, stride):  # type: ignore[no-untyped-def]
+    """Count column col in tab[slot] = col << 32 | count (-1: free); a new column also goes
+    to keys[nu], its slot to where[nu]. One 8-byte entry per slot keeps the table of a
+    typical comment in the L1 cache.
 
     A new column's parameters are prefetched: by the time the dot product reads them,
     they are in cache (measured: the dot product takes a third of the time).
     """
-    tag = (stamp << 32) | col
     slot = col & mask
     while True:
-        entry = tab[slot, 0]
-        if entry == tag:
-            counts[tab[slot, 1]] += 1
+        entry = tab[slot]
+        if (entry >> 32) == col:
+            tab[slot] = entry + 1
             return nu
-        if (entry >> 32) != stamp:  # a slot of an earlier text: free
+        if entry == -1:
             _prefetch(params, col * stride)  # type: ignore[call-arg]
-            tab[slot, 0] = tag
-            tab[slot, 1] = nu
+            tab[slot] = (col << 32) | 1
             keys[nu] = col
-            counts[nu] = 1
+            where[nu] = slot
             return nu + 1
         slot = (slot + 1) & mask
 
@@ -770,8 +783,8 @@ def _count(  # type: ignore[no-untyped-def]
     use_char,
     keys,
     counts,
+    where,
     tab,
-    stamp,
     mask,
     params,
     stride,
@@ -783,7 +796,7 @@ def _count(  # type: ignore[no-untyped-def]
     for size in range(wlo, whi + 1):
         for k in range(ntok - size + 1):
             col = _word_column(hashes, k, size, word_bits)
-            nu = _add(col, keys, counts, tab, stamp, mask, nu, params, stride)
+            nu = _add(col, keys, where, tab, mask, nu, params, stride)
     if use_char:
         for k in range(nchunk):
             a, b = chunk_a[k], chunk_b[k]
@@ -797,7 +810,10 @@ def _count(  # type: ignore[no-untyped-def]
                     # it is no longer than chi, even if it is shorter than clo.
                     if size >= clo or size == length:
                         col = char_base + _column(h ^ (np.uint64(size) << np.uint64(56)), char_bits)
-                        nu = _add(col, keys, counts, tab, stamp, mask, nu, params, stride)
+                        nu = _add(col, keys, where, tab, mask, nu, params, stride)
+    for k in range(nu):  # counts out, and the table free again for the next text
+        counts[k] = tab[where[k]] & 0xFFFFFFFF
+        tab[where[k]] = -1
     return nu
 
 
@@ -922,7 +938,8 @@ def _featurize_range(  # type: ignore[no-untyped-def]
     keys = np.empty(0, np.int64)
     counts = np.empty(0, np.int64)
     values = np.empty(0, np.float64)
-    tab = np.empty((0, 2), np.int64)
+    tab = np.empty(0, np.int64)
+    where = np.empty(0, np.int64)
     acc = np.zeros((2, max(n_labels, 1)), np.float64)
     for i in range(first, last):
         lo, hi = offsets[i], offsets[i + 1]
@@ -960,7 +977,8 @@ def _featurize_range(  # type: ignore[no-untyped-def]
             keys = np.empty(table, np.int64)
             counts = np.empty(table, np.int64)
             values = np.empty(table, np.float64)
-            tab = np.full((table, 2), -1, np.int64)
+            tab = np.full(table, -1, np.int64)
+            where = np.empty(table, np.int64)
         nu = _count(
             text,
             tok_a,
@@ -979,8 +997,8 @@ def _featurize_range(  # type: ignore[no-untyped-def]
             use_char,
             keys,
             counts,
+            where,
             tab,
-            i,
             size - 1,
             params,
             stride,
@@ -1020,7 +1038,7 @@ def _featurize_range(  # type: ignore[no-untyped-def]
                     at += 1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _featurize(  # type: ignore[no-untyped-def]
     data,
     offsets,
@@ -1059,7 +1077,45 @@ def _featurize(  # type: ignore[no-untyped-def]
         )
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
+def _featurize_serial(  # type: ignore[no-untyped-def]
+    data,
+    offsets,
+    tabs,
+    spec,
+    params,
+    stride,
+    n_labels,
+    mode,
+    logits,
+    nnz,
+    indptr,
+    indices,
+    csr_data,
+    df,
+):
+    """_featurize on the calling thread: no thread pool to wake for a small batch."""
+    _featurize_range(
+        data,
+        offsets,
+        0,
+        len(offsets) - 1,
+        tabs,
+        spec,
+        params,
+        stride,
+        n_labels,
+        mode,
+        logits,
+        nnz,
+        indptr,
+        indices,
+        csr_data,
+        df,
+    )
+
+
+@njit(cache=True, nogil=True)
 def _normalize_batch(  # type: ignore[no-untyped-def]
     data,
     offsets,
@@ -1119,7 +1175,7 @@ def _owner(tok_a, tok_b, first, stop, lo, hi):  # type: ignore[no-untyped-def]
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _explain_one(  # type: ignore[no-untyped-def]
     data,
     lo,
@@ -1168,7 +1224,8 @@ def _explain_one(  # type: ignore[no-untyped-def]
     size = _pow2(occurrences + occurrences // 2 + 1)
     keys = np.empty(size, np.int64)
     counts = np.empty(size, np.int64)
-    tab = np.full((size, 2), -1, np.int64)
+    tab = np.full(size, -1, np.int64)
+    where = np.empty(size, np.int64)
     values = np.empty(size, np.float64)
     nu = _count(
         t,
@@ -1188,12 +1245,14 @@ def _explain_one(  # type: ignore[no-untyped-def]
         use_char,
         keys,
         counts,
+        where,
         tab,
-        0,
         size - 1,
         params,
         stride,
     )
+    for k in range(nu):
+        tab[where[k]] = (keys[k] << 32) | k  # from here on a slot holds its column's index
     _values(keys, counts, nu, params, stride, 1 << word_bits, sublinear, values)
     # Units: the tokens, then each chunk without a token.
     unit_a = np.empty(ntok + nchunk, np.int64)
@@ -1212,7 +1271,7 @@ def _explain_one(  # type: ignore[no-untyped-def]
     for gram in range(wlo, whi + 1):
         for k in range(ntok - gram + 1):
             col = _word_column(hashes, k, gram, word_bits)
-            slot = _find(col, tab, 0, size - 1)
+            slot = _find(col, tab, size - 1)
             for m in range(k, k + gram):
                 for label in range(n_labels):
                     weights[m, label] += share[slot, label] / gram
@@ -1238,7 +1297,7 @@ def _explain_one(  # type: ignore[no-untyped-def]
                     h = (h ^ np.uint64(_padded(t, a, b, s + gram - 1))) * _PRIME
                     if gram >= clo or gram == length:
                         col = char_base + _column(h ^ (np.uint64(gram) << np.uint64(56)), char_bits)
-                        slot = _find(col, tab, 0, size - 1)
+                        slot = _find(col, tab, size - 1)
                         owner = owner_fixed
                         if owner < 0:
                             owner = _owner(tok_a, tok_b, first, stop, a + s - 1, a + s - 1 + gram)
@@ -1254,13 +1313,12 @@ def _explain_one(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, inline="always")
-def _find(col, tab, stamp, mask):  # type: ignore[no-untyped-def]
-    """The index of column col counted by _add (it must be there)."""
-    tag = (stamp << 32) | col
+def _find(col, tab, mask):  # type: ignore[no-untyped-def]
+    """The index of column col, once each of its slots holds col << 32 | index."""
     slot = col & mask
-    while tab[slot, 0] != tag:
+    while (tab[slot] >> 32) != col:
         slot = (slot + 1) & mask
-    return tab[slot, 1]
+    return tab[slot] & 0xFFFFFFFF
 
 
 # --------------------------------------------------------------------------- Python API
@@ -1272,9 +1330,9 @@ def threads(requested: int | None = None) -> int:
     return max(1, min(requested or available, available))
 
 
-def _tables_args(tables: CharTables) -> tuple[Any, ...]:
+def _tables_args(tables: CharTables, missing: NDArray[np.bool_]) -> tuple[Any, ...]:
     return (
-        tables.fold_len, tables.fold_off, tables.pool, tables.flags, tables.missing,
+        tables.fold_len, tables.fold_off, tables.pool, tables.flags, missing,
         _LEET_FROM, _LEET_TO, _MASK_CHARS, _LEX_CHARS, _LEX_STARTS, _URL_TEXT, _USER_TEXT,
         _HTTP, _HTTPS, _WWW, _URL_WORD,
     )  # fmt: skip
@@ -1285,9 +1343,10 @@ def _call(texts: Sequence[str], kernel: Callable[..., Any]) -> Any:
     page it met unfilled (the first time a script shows up), so its result is complete."""
     data, offsets = encode(texts)
     tables = char_tables()
+    missing = np.zeros(_UNICODE >> _PAGE, dtype=np.bool_)  # this call's own
     while True:
-        result = kernel(data, offsets, _tables_args(tables))
-        if not tables.fill_missing():
+        result = kernel(data, offsets, _tables_args(tables, missing))
+        if not tables.fill(missing):
             return result
 
 
@@ -1295,6 +1354,9 @@ def _bounds(n: int, parts: int) -> NDArray[np.int64]:
     return np.linspace(0, n, parts + 1).round().astype(np.int64)
 
 
+# Batches smaller than this run on the calling thread: waking the thread pool costs more
+# than it saves, and a woken thread that the OS schedules late is a latency spike.
+SERIAL_BELOW = 64
 _EMPTY_F32 = np.zeros(1, np.float32)
 _EMPTY_F64 = np.zeros(1, np.float64)
 _EMPTY_I64 = np.zeros(1, np.int64)
@@ -1317,19 +1379,27 @@ def _run(
     bounds = _bounds(len(texts), parts)
     df_parts = out.get("df", np.zeros((1, 1), np.int64))
 
+    arrays = (
+        out.get("logits", np.zeros((1, 1))),
+        out.get("nnz", _EMPTY_I64),
+        out.get("indptr", _EMPTY_I64),
+        out.get("indices", np.zeros(1, np.int32)),
+        out.get("data", _EMPTY_F64),
+    )
+    serial = workers == 1 or len(texts) < SERIAL_BELOW
+
     def kernel(data: Any, offsets: Any, tables: Any) -> None:
         df_parts[:] = 0  # a pass run again must not count twice
-        _featurize(
-            data, offsets, bounds, tables, spec.kernel_args(), params, 1 + n_labels,
-            n_labels, mode,
-            out.get("logits", np.zeros((1, 1))),
-            out.get("nnz", _EMPTY_I64),
-            out.get("indptr", _EMPTY_I64),
-            out.get("indices", np.zeros(1, np.int32)),
-            out.get("data", _EMPTY_F64),
-            df_parts,
-        )  # fmt: skip
+        head = (data, offsets)
+        rest = (tables, spec.kernel_args(), params, 1 + n_labels, n_labels, mode, *arrays)
+        if serial:
+            _featurize_serial(*head, *rest, df_parts[0])
+        else:
+            _featurize(*head, bounds, *rest, df_parts)
 
+    if serial:
+        _call(texts, kernel)
+        return
     previous = numba.get_num_threads()
     numba.set_num_threads(workers)
     try:

@@ -1,6 +1,8 @@
 """Text normalisation before features: Unicode, case, obfuscation folding, placeholders.
 
-Every step is a regex substitution whose replacement says, for each output character,
+This is the readable reference: the scoring engine (model/engine.py) runs the same steps
+compiled, and tests hold the two to the same output and offsets. Every step is a regex
+substitution whose replacement says, for each output character,
 which input characters it came from. `normalize` runs the steps plainly (fast, for
 features); `normalize_with_offsets` runs the very same steps while tracking offsets, so an
 explanation found in the normalised text maps back to the original characters exactly.
@@ -10,11 +12,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
-
-from sklearn.base import BaseEstimator, TransformerMixin
 
 # A replacement: the new text and, per new character, the [start, end) it came from,
 # relative to the match start.
@@ -255,25 +254,3 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     """Normalised text and, per normalised character, the index of the original character."""
     normalized, starts, _ = normalize_spans(text)
     return normalized, starts
-
-
-class TextNormalizer(TransformerMixin, BaseEstimator):
-    """Stateless transformer: Unicode NFKC, casefold, obfuscation folding, placeholders."""
-
-    def __init__(self) -> None:
-        pass
-
-    def fit(self, texts: Iterable[str], y: Any = None) -> TextNormalizer:
-        """Nothing to learn."""
-        return self
-
-    def transform(self, texts: Iterable[str]) -> list[str]:
-        """Normalise each text."""
-        return [normalize(text) for text in texts]
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return True
-
-    def get_feature_names_out(self, input_features: Sequence[str] | None = None) -> list[str]:
-        """One text column in, one out."""
-        return ["text"]

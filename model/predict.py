@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -131,32 +131,44 @@ class Model:
             label: self.calibrations[label](decision[:, j]) for j, label in enumerate(self.labels)
         }
 
+    def score_columns(
+        self, texts: Sequence[str]
+    ) -> tuple[dict[str, Floats], dict[str, list[Decision]]]:
+        """Probabilities and decisions per label, as columns in the order of the texts.
+
+        What `score` returns without an object per text: batch scoring writes columns.
+        """
+        probabilities = self.probabilities(texts)
+        decisions = {label: self.decide(label, p) for label, p in probabilities.items()}
+        return probabilities, decisions
+
     def score(self, texts: Sequence[str], explain: bool = False, top: int = 10) -> list[Scored]:
         """Scores and decisions per text; with explain, the top spans per label."""
         if not len(texts):
             return []
-        probabilities = self.probabilities(texts)
-        scores = {label: p.tolist() for label, p in probabilities.items()}
-        decisions = {
-            label: decide(p, self.thresholds[label]["review"], self.thresholds[label]["block"])
-            for label, p in probabilities.items()
-        }
-        results = []
-        for i, text in enumerate(texts):
-            spans = None
-            if explain:
-                spans = {label: spans[:top] for label, spans in self.explain(text).items()}
-            results.append(
-                Scored(
-                    scores={label: scores[label][i] for label in self.labels},
-                    decisions={
-                        label: cast(Decision, str(decisions[label][i])) for label in self.labels
-                    },
-                    spans=spans,
-                    model_version=self.version,
-                )
+        labels = self.labels
+        probabilities, verdicts = self.score_columns(texts)
+        scores = zip(*(probabilities[label].tolist() for label in labels), strict=True)
+        decisions = zip(*(verdicts[label] for label in labels), strict=True)
+        return [
+            Scored(
+                scores=dict(zip(labels, row, strict=True)),
+                decisions=dict(zip(labels, verdicts, strict=True)),
+                spans=(
+                    {label: spans[:top] for label, spans in self.explain(text).items()}
+                    if explain
+                    else None
+                ),
+                model_version=self.version,
             )
-        return results
+            for text, row, verdicts in zip(texts, scores, decisions, strict=True)
+        ]
+
+    def decide(self, label: str, p: Floats) -> list[Decision]:
+        """allow / review / block for a label's probabilities, by its thresholds."""
+        thresholds = self.thresholds[label]
+        decided: list[Decision] = decide(p, thresholds["review"], thresholds["block"]).tolist()
+        return decided
 
     def explain(self, text: str) -> dict[str, list[Span]]:
         """Every span's contribution per label, strongest first (they sum to log-odds - b)."""

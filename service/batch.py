@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -30,12 +31,14 @@ from rich.progress import (
 )
 
 from model.artifacts import load
-from model.predict import Model, Scored
+from model.predict import Decision, Floats, Model
 from seeds.comments import Comment
 from seeds.readers import ReadStats, read_comments
-from service.writers import Done, Row, Writer, columns, open_writer, output_format
+from service.writers import Columns, Done, Writer, columns, open_writer, output_format
 
 Engine = Literal["local", "dask"]
+# A batch's probabilities and decisions per label, as Model.score_columns gives them.
+Judged = tuple[dict[str, Floats], dict[str, list[Decision]]]
 
 
 class BatchError(Exception):
@@ -97,6 +100,9 @@ def score_files(
     start = time.perf_counter()
     try:
         with contextlib.ExitStack() as stack:
+            pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="moderate-score"))
+            # Load the compiled engine from numba's cache while the first batch is read.
+            pool.submit(scorer.score_columns, [""])
             paths = _localize_all(inputs, stack)
             bar = stack.enter_context(_Bar(paths, progress))
             comments = read_comments(
@@ -106,15 +112,14 @@ def score_files(
             if engine == "dask":
                 scored = _score_dask(batches, model, scorer.version, str(scheduler), stack)
             else:
-                scored = ((batch, scorer.score([c.text for c in batch])) for batch in batches)
-            for batch, results in scored:
-                rows = [
-                    _row(c, r, labels, include_text) for c, r in zip(batch, results, strict=True)
-                ]
-                writer.write(rows)
-                for row in rows:
-                    flagged.update(k for k in labels if row[f"{k}_decision"] != "allow")
-                summary.scored += len(rows)
+                scored = _score_local(batches, scorer, pool)
+            for batch, (probabilities, decisions) in scored:
+                writer.write(
+                    _columns(batch, probabilities, decisions, scorer.version, include_text)
+                )
+                for label in labels:
+                    flagged[label] += len(decisions[label]) - decisions[label].count("allow")
+                summary.scored += len(batch)
                 bar.advance(batch, summary.scored / max(time.perf_counter() - start, 1e-9))
         writer.close()
     except BaseException:
@@ -133,16 +138,40 @@ def _close_quietly(writer: Writer, output: Path) -> None:
         writer.close()
 
 
-def _row(comment: Comment, scored: Scored, labels: Sequence[str], include_text: bool) -> Row:
-    row: Row = {"id": comment.id, "thread": comment.thread, "position": comment.position}
+def _columns(
+    batch: list[Comment],
+    probabilities: dict[str, Floats],
+    decisions: dict[str, list[Decision]],
+    version: str,
+    include_text: bool,
+) -> Columns:
+    out: Columns = {
+        "id": [c.id for c in batch],
+        "thread": [c.thread for c in batch],
+        "position": [c.position for c in batch],
+    }
     if include_text:
-        row["text"] = comment.text
-    for label in labels:
-        row[label] = scored.scores[label]
-    for label in labels:
-        row[f"{label}_decision"] = scored.decisions[label]
-    row["model_version"] = scored.model_version
-    return row
+        out["text"] = [c.text for c in batch]
+    for label, p in probabilities.items():
+        out[label] = p.tolist()
+        out[f"{label}_decision"] = list(decisions[label])
+    out["model_version"] = [version] * len(batch)
+    return out
+
+
+def _score_local(
+    batches: Iterator[list[Comment]], scorer: Model, pool: ThreadPoolExecutor
+) -> Iterator[tuple[list[Comment], Judged]]:
+    """Score each batch in the background thread while the next is read; yield in order."""
+    pending: deque[tuple[list[Comment], Any]] = deque()
+    for batch in batches:
+        pending.append((batch, pool.submit(scorer.score_columns, [c.text for c in batch])))
+        if len(pending) >= 2:
+            head, future = pending.popleft()
+            yield head, future.result()
+    while pending:
+        head, future = pending.popleft()
+        yield head, future.result()
 
 
 def _skip_done(comments: Iterator[Comment], done: Done, bar: _Bar) -> Iterator[Comment]:
@@ -205,8 +234,8 @@ def model_loads() -> int:
     return _worker_model.cache_info().misses
 
 
-def _score_on_worker(path: str, version: str, texts: list[str]) -> list[Scored]:
-    return _worker_model(path, version).score(texts)
+def _score_on_worker(path: str, version: str, texts: list[str]) -> Judged:
+    return _worker_model(path, version).score_columns(texts)
 
 
 def _score_dask(
@@ -215,7 +244,7 @@ def _score_dask(
     version: str,
     scheduler: str,
     stack: contextlib.ExitStack,
-) -> Iterator[tuple[list[Comment], list[Scored]]]:
+) -> Iterator[tuple[list[Comment], Judged]]:
     """Submit batches to the cluster, a bounded number in flight, and yield them in order."""
     from distributed import Client
 

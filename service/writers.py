@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -24,6 +25,8 @@ import pyarrow.parquet as pq
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 Row = dict[str, Any]
+# A batch of rows as columns: every list the same length, in the output's column order.
+Columns = dict[str, list[Any]]
 
 
 class OutputError(Exception):
@@ -71,8 +74,8 @@ class Done:
 class Writer(Protocol):
     """Appends scored rows; close() makes the output complete."""
 
-    def write(self, rows: list[Row]) -> None:
-        """Append rows and make them durable enough to resume from."""
+    def write(self, batch: Columns) -> None:
+        """Append a batch of rows and make them durable enough to resume from."""
 
     def close(self) -> None:
         """Finish the file."""
@@ -93,7 +96,7 @@ def open_writer(
         done = recover(path, cols, labels)
     if fmt == "csv":
         return CsvWriter(path, cols, append=done.rows > 0), done
-    return JsonlWriter(path, append=done.rows > 0), done
+    return JsonlWriter(path, cols, append=done.rows > 0), done
 
 
 class CsvWriter:
@@ -101,13 +104,18 @@ class CsvWriter:
 
     def __init__(self, path: Path, cols: list[str], append: bool) -> None:
         self.file = path.open("a" if append else "w", encoding="utf-8", newline="")
-        self.writer = csv.DictWriter(self.file, fieldnames=cols)
+        self.cols = cols
+        self.writer = csv.writer(self.file)
         if not append:
-            self.writer.writeheader()
+            self.writer.writerow(cols)
 
-    def write(self, rows: list[Row]) -> None:
+    def write(self, batch: Columns) -> None:
         """Append rows and flush them."""
-        self.writer.writerows(rows)
+        rows = zip(*(batch[c] for c in self.cols), strict=True)
+        if any(_needs_quotes(batch[c]) for c in self.cols):
+            self.writer.writerows(rows)
+        else:  # what csv.writer writes for such rows, at twice its speed
+            self.file.write("".join(",".join(map(str, row)) + "\r\n" for row in rows))
         self.file.flush()
 
     def close(self) -> None:
@@ -118,17 +126,37 @@ class CsvWriter:
 class JsonlWriter:
     """One JSON object per line."""
 
-    def __init__(self, path: Path, append: bool) -> None:
+    def __init__(self, path: Path, cols: list[str], append: bool) -> None:
         self.file = path.open("a" if append else "w", encoding="utf-8")
+        self.cols = cols
 
-    def write(self, rows: list[Row]) -> None:
+    def write(self, batch: Columns) -> None:
         """Append rows and flush them."""
-        self.file.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        rows = zip(*(batch[c] for c in self.cols), strict=True)
+        self.file.write(
+            "".join(
+                json.dumps(dict(zip(self.cols, row, strict=True)), ensure_ascii=False) + "\n"
+                for row in rows
+            )
+        )
         self.file.flush()
 
     def close(self) -> None:
         """Close the file."""
         self.file.close()
+
+
+_SPECIAL = re.compile(r'[,"\r\n]')
+
+
+def _needs_quotes(values: list[Any]) -> bool:
+    """Whether csv.writer would quote any of these values (or write one differently)."""
+    first = values[0] if values else None
+    if isinstance(first, float | int) and not isinstance(first, bool):
+        return not all(type(v) is type(first) for v in values)
+    if isinstance(first, str):
+        return any(type(v) is not str or not v or _SPECIAL.search(v) for v in values)
+    return True
 
 
 def _check_columns(path: Path, found: Sequence[str], cols: Sequence[str]) -> None:
@@ -235,13 +263,15 @@ class ParquetParts:
     def _decisions(self) -> list[str]:
         return [f"{label}_decision" for label in self.labels]
 
-    def write(self, rows: list[Row]) -> None:
+    def write(self, batch: Columns) -> None:
         """Write rows as the next part, renamed into place only when complete."""
-        if not rows:
+        if not batch or not batch[self.cols[0]]:
             return
         final = self.parts / _part_name(self.count)
         tmp = final.with_suffix(".tmp")
-        pq.write_table(pa.Table.from_pylist(rows, schema=self.schema), tmp)
+        pq.write_table(
+            pa.Table.from_pydict({c: batch[c] for c in self.cols}, schema=self.schema), tmp
+        )
         os.replace(tmp, final)
         self.count += 1
 

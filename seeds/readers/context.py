@@ -174,6 +174,8 @@ def as_id(value: Any) -> str | None:
 
     A user object (as in tweets) gives its screen name, user name, name or id.
     """
+    if type(value) is str:  # the common case first: a CSV field
+        return value.strip() or None
     if isinstance(value, dict):
         value = next((value[key] for key in _USER_KEYS if value.get(key) is not None), None)
     if value is None or isinstance(value, bool | list | dict):
@@ -197,7 +199,7 @@ def as_text(value: Any) -> str | None:
         return ""
     if isinstance(value, str):
         # JSON may carry escaped surrogate halves (e.g. a split emoji); they cannot be written.
-        if _SURROGATE.search(value):
+        if not value.isascii() and _SURROGATE.search(value):
             return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):

@@ -147,10 +147,11 @@ def _csv_rows(ctx: FileContext, reader: Any, pending: list[str]) -> Iterator[Com
             ctx.reject(start, f"malformed CSV row: {error}", raw)
             continue
         last = reader.line_num
-        raw = _take(pending)
         if not row:
+            pending.clear()
             continue
         if header is None or columns is None:
+            pending.clear()
             header = [name.strip() for name in row]
             columns = resolve_columns(header, ctx.text_field)
             if columns is None:
@@ -158,10 +159,13 @@ def _csv_rows(ctx: FileContext, reader: Any, pending: list[str]) -> Iterator[Com
             continue
         position += 1
         if len(row) != len(header):
-            ctx.reject(start, f"expected {len(header)} fields, found {len(row)}", raw)
+            ctx.reject(start, f"expected {len(header)} fields, found {len(row)}", _take(pending))
             continue
+        # A CSV field is always a string, so record_comment never rejects it: the raw
+        # lines are joined only for the rows that are rejected above.
+        pending.clear()
         record = dict(zip(header, row, strict=True))
-        comment = record_comment(ctx, columns, record, position, (start, last), raw)
+        comment = record_comment(ctx, columns, record, position, (start, last), None)
         if comment is not None:
             yield comment
 

@@ -199,3 +199,30 @@ def test_dask_without_scheduler_fails_before_writing(
     with pytest.raises(BatchError, match="--scheduler"):
         score_files([dump], output, model=model, engine="dask")
     assert output.read_text() == "earlier work\n"
+
+
+@pytest.mark.parametrize(
+    "threads",
+    [["a.csv", "b.csv"], ["with, comma", "b"], ['quote " in it', "b"], ["line\nbreak", ""]],
+)
+def test_csv_rows_are_what_the_csv_module_writes(threads: list[str], tmp_path: Path) -> None:
+    import csv
+
+    from service.writers import CsvWriter
+
+    cols = ["id", "thread", "position", "toxic", "toxic_decision"]
+    batch = {
+        "id": ["c1", "c2"],
+        "thread": threads,
+        "position": [0, 1],
+        "toxic": [0.1, 1e-07],
+        "toxic_decision": ["allow", "block"],
+    }
+    writer = CsvWriter(tmp_path / "fast.csv", cols, append=False)
+    writer.write(batch)
+    writer.close()
+    with (tmp_path / "slow.csv").open("w", newline="", encoding="utf-8") as file:
+        plain = csv.writer(file)
+        plain.writerow(cols)
+        plain.writerows(zip(*(batch[c] for c in cols), strict=True))
+    assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "slow.csv").read_bytes()
