@@ -38,6 +38,8 @@ class ModelHolder:
             previous = self.model
             try:
                 fresh = load(self.source())
+                # Load the compiled engine now, not on the first request (a third of a second).
+                fresh.score([""])
             except Exception as exc:  # any failure to load must leave the old model serving
                 self.error = str(exc)
                 log.error("model reload refused: %s", exc)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -13,9 +14,6 @@ from rich.table import Table
 
 from moderate.cli.common import fail
 from moderate.settings import Settings, load_settings
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
 
 console = Console()
 
@@ -32,13 +30,6 @@ class OnError(StrEnum):
 
     raise_ = "raise"
     skip = "skip"
-
-
-def asgi_app() -> FastAPI:
-    """App factory for uvicorn (each worker process builds its app from the environment)."""
-    from service.app import create_app
-
-    return create_app(load_settings())
 
 
 def _model_path(settings: Settings, model: Path | None) -> Path:
@@ -59,8 +50,6 @@ def serve(
 
     Example: moderate serve --port 8000 --workers 2
     """
-    import uvicorn
-
     from model.artifacts import ArtifactError, load
 
     settings = load_settings()
@@ -75,15 +64,11 @@ def serve(
         load(_model_path(settings, None))
     except (ArtifactError, OSError) as exc:
         fail(str(exc))
-    uvicorn.run(
-        "moderate.cli.service_cmds:asgi_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        # A worker loads sklearn and the model before it answers; give slow machines time.
-        timeout_worker_healthcheck=60,
-    )
+    # The server is a fresh interpreter in this very process (same pid, so signals reach
+    # it): it imports what serving needs, not every command of the CLI.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "moderate.asgi"])
 
 
 def score(

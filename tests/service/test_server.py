@@ -143,8 +143,9 @@ def test_workers_roll_to_a_good_model_and_keep_serving_on_a_bad_one(artifacts: P
         point(artifacts, second.name)
         process.send_signal(signal.SIGHUP)  # uvicorn replaces the workers one by one
         # Sampled answers can all come from the first new worker while the second is still
-        # starting: the roll is over only once both old workers are retired.
-        wait_for(lambda: log.read_text(errors="replace").count("Terminated child process") == 2)
+        # starting, and a terminated worker still answers while it shuts down: the roll is
+        # over only once both old workers have finished.
+        wait_for(lambda: log.read_text(errors="replace").count("Finished server process") == 2)
         assert "aborting the restart" not in log.read_text(errors="replace")
         assert versions_seen(client) == {second.name}
 
