@@ -66,7 +66,7 @@ serve: $(STAMP) ## serve the moderation API on http://127.0.0.1:8000 (docs at /d
 	test -e model/artifacts/current || $(BIN)/moderate train
 	$(BIN)/moderate serve
 
-bench-service: $(STAMP) ## API latency/RPS/memory and batch throughput -> bench/RESULTS.md
+bench-service: $(STAMP) bench/.venv/.installed ## API latency/RPS/memory and batch throughput beside alt-profanity-check -> bench/RESULTS.md
 	$(BIN)/python bench/service_api.py && $(BIN)/python bench/service_batch.py
 
 bench/.venv/.installed: bench/requirements-peer.txt
