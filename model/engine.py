@@ -725,7 +725,8 @@ def _padded(t, a, b, p):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _occurrences(ntok, chunk_a, chunk_b, nchunk, wlo, whi, clo, chi, use_char):  # type: ignore[no-untyped-def]
+def _occurrences(ntok, chunk_a, chunk_b, nchunk, spec):  # type: ignore[no-untyped-def]
+    wlo, whi, clo, chi, _, _, use_char, _ = spec
     total = 0
     for size in range(wlo, whi + 1):
         total += max(ntok - size + 1, 0)
@@ -774,13 +775,7 @@ def _count(  # type: ignore[no-untyped-def]
     chunk_b,
     nchunk,
     hashes,
-    wlo,
-    whi,
-    clo,
-    chi,
-    word_bits,
-    char_bits,
-    use_char,
+    spec,
     keys,
     counts,
     where,
@@ -790,6 +785,7 @@ def _count(  # type: ignore[no-untyped-def]
     stride,
 ):
     """Distinct columns of the text's n-grams in keys[:nu], their counts in counts[:nu]."""
+    wlo, whi, clo, chi, word_bits, char_bits, use_char, _ = spec
     char_base = np.int64(1 << word_bits)
     nu = 0
     _token_hashes(t, tok_a, tok_b, ntok, hashes)
@@ -921,7 +917,7 @@ def _featurize_range(  # type: ignore[no-untyped-def]
     mode 3: df[col] += 1 for every column present (params unused)
     """
     fold_len, flags = tabs[0], tabs[3]
-    wlo, whi, clo, chi, word_bits, char_bits, use_char, sublinear = spec
+    word_bits, sublinear = spec[4], spec[7]
     capacity = 0
     t = np.empty(0, np.int32)
     st = np.empty(0, np.int32)
@@ -970,7 +966,7 @@ def _featurize_range(  # type: ignore[no-untyped-def]
             uen,
         )
         ntok, nchunk = _units(text, n, flags, tok_a, tok_b, chunk_a, chunk_b)
-        occurrences = _occurrences(ntok, chunk_a, chunk_b, nchunk, wlo, whi, clo, chi, use_char)
+        occurrences = _occurrences(ntok, chunk_a, chunk_b, nchunk, spec)
         size = _pow2(occurrences + occurrences // 2 + 1)
         if size > table:
             table = size
@@ -988,13 +984,7 @@ def _featurize_range(  # type: ignore[no-untyped-def]
             chunk_b,
             nchunk,
             hashes,
-            wlo,
-            whi,
-            clo,
-            chi,
-            word_bits,
-            char_bits,
-            use_char,
+            spec,
             keys,
             counts,
             where,
@@ -1220,7 +1210,7 @@ def _explain_one(  # type: ignore[no-untyped-def]
     chunk_b = np.empty(need, np.int64)
     ntok, nchunk = _units(t, n, flags, tok_a, tok_b, chunk_a, chunk_b)
     hashes = np.empty(max(ntok, 1), np.uint64)
-    occurrences = _occurrences(ntok, chunk_a, chunk_b, nchunk, wlo, whi, clo, chi, use_char)
+    occurrences = _occurrences(ntok, chunk_a, chunk_b, nchunk, spec)
     size = _pow2(occurrences + occurrences // 2 + 1)
     keys = np.empty(size, np.int64)
     counts = np.empty(size, np.int64)
@@ -1236,13 +1226,7 @@ def _explain_one(  # type: ignore[no-untyped-def]
         chunk_b,
         nchunk,
         hashes,
-        wlo,
-        whi,
-        clo,
-        chi,
-        word_bits,
-        char_bits,
-        use_char,
+        spec,
         keys,
         counts,
         where,
