@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
@@ -109,24 +110,52 @@ def read_jsonl(ctx: FileContext) -> Iterator[Comment]:
 
 def read_csv(ctx: FileContext) -> Iterator[Comment]:
     """Comments from CSV/TSV with a header row; quoted fields may span lines."""
-    with open_text(ctx.path, ctx.errors, newline="") as stream:
+    with open_text(ctx.path, ctx.errors, newline="") as stream, RawLines(ctx) as raw:
         first = stream.readline()
         delimiter = "\t" if ctx.fmt == "tsv" else sniff_delimiter(first)
-        pending: list[str] = []
-
-        def physical_lines() -> Iterator[str]:
-            if first:
-                pending.append(first)
-                yield first
-            for line in stream:
-                pending.append(line)
-                yield line
-
-        reader = csv.reader(physical_lines(), delimiter=delimiter, strict=True)
-        yield from _csv_rows(ctx, reader, pending)
+        # csv.reader pulls the lines itself (no Python call per line); the raw text of a
+        # rejected row is read again, from its own cursor, only when one is rejected.
+        reader = csv.reader(chain([first], stream), delimiter=delimiter, strict=True)
+        yield from _csv_rows(ctx, reader, raw)
 
 
-def _csv_rows(ctx: FileContext, reader: Any, pending: list[str]) -> Iterator[Comment]:
+class RawLines:
+    """The physical lines of a text file by number, read forward on demand (for rejects).
+
+    Rejected rows come in file order, so one forward pass serves them all.
+    """
+
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self.stream: Any = None
+        self.line = 0  # lines read so far
+
+    def __enter__(self) -> RawLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.stream is not None:
+            self.stream.close()
+
+    def take(self, first: int, last: int) -> str:
+        """Lines first..last (1-based, inclusive), without the final line break."""
+        if self.stream is None or first <= self.line:
+            if self.stream is not None:
+                self.stream.close()
+            self.stream = open_text(self.ctx.path, self.ctx.errors, newline="")
+            self.line = 0
+        lines = []
+        while self.line < last:
+            line = self.stream.readline()
+            if not line:
+                break
+            self.line += 1
+            if self.line >= first:
+                lines.append(line)
+        return "".join(lines).rstrip("\r\n")
+
+
+def _csv_rows(ctx: FileContext, reader: Any, raw_lines: RawLines) -> Iterator[Comment]:
     header: list[str] | None = None
     columns: Columns | None = None
     position = -1
@@ -140,7 +169,7 @@ def _csv_rows(ctx: FileContext, reader: Any, pending: list[str]) -> Iterator[Com
             return
         except csv.Error as error:
             last = reader.line_num
-            raw = _take(pending)
+            raw = raw_lines.take(start, last)
             if header is None:
                 raise ctx.error(f"malformed CSV header: {error}", start) from error
             position += 1
@@ -148,10 +177,8 @@ def _csv_rows(ctx: FileContext, reader: Any, pending: list[str]) -> Iterator[Com
             continue
         last = reader.line_num
         if not row:
-            pending.clear()
             continue
         if header is None or columns is None:
-            pending.clear()
             header = [name.strip() for name in row]
             columns = resolve_columns(header, ctx.text_field)
             if columns is None:
@@ -159,11 +186,10 @@ def _csv_rows(ctx: FileContext, reader: Any, pending: list[str]) -> Iterator[Com
             continue
         position += 1
         if len(row) != len(header):
-            ctx.reject(start, f"expected {len(header)} fields, found {len(row)}", _take(pending))
+            raw = raw_lines.take(start, last)
+            ctx.reject(start, f"expected {len(header)} fields, found {len(row)}", raw)
             continue
-        # A CSV field is always a string, so record_comment never rejects it: the raw
-        # lines are joined only for the rows that are rejected above.
-        pending.clear()
+        # A CSV field is always a string, so record_comment never rejects it.
         record = dict(zip(header, row, strict=True))
         comment = record_comment(ctx, columns, record, position, (start, last), None)
         if comment is not None:
@@ -232,12 +258,6 @@ def sniff_delimiter(header: str) -> str:
     counts = {delimiter: header.count(delimiter) for delimiter in DELIMITERS}
     best = max(DELIMITERS, key=lambda delimiter: counts[delimiter])
     return best if counts[best] else ","
-
-
-def _take(pending: list[str]) -> str:
-    raw = "".join(pending).rstrip("\r\n")
-    pending.clear()
-    return raw
 
 
 @contextmanager
