@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2_000_000
     cors_origins: str = ""  # comma-separated; empty = CORS closed
     require_model: bool = False  # refuse to start (rather than be unready) without a model
-    batch_size: int = 2_000
+    # Comments per batch of `moderate score`: larger batches keep both cores busier while
+    # the next batch is read (8,000 measured 5-10% faster than 2,000 on 200,000 comments).
+    batch_size: int = 8_000
 
 
 def load_settings() -> Settings:

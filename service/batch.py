@@ -76,7 +76,7 @@ def score_files(
     rejects: Path | None = None,
     resume: bool = False,
     include_text: bool = False,
-    batch_size: int = 2000,
+    batch_size: int = 8000,
     progress: bool = False,
 ) -> Summary:
     """Score every comment of the inputs with the artifact at `model` and write them to output."""
