@@ -151,12 +151,14 @@ _SPECIAL = re.compile(r'[,"\r\n]')
 
 def _needs_quotes(values: list[Any]) -> bool:
     """Whether csv.writer would quote any of these values (or write one differently)."""
-    first = values[0] if values else None
-    if isinstance(first, float | int) and not isinstance(first, bool):
-        return not all(type(v) is type(first) for v in values)
-    if isinstance(first, str):
-        return any(type(v) is not str or not v or _SPECIAL.search(v) for v in values)
-    return True
+    kinds = set(map(type, values))
+    if kinds <= {int} or kinds <= {float}:
+        return False
+    if kinds != {str}:
+        return True
+    # One search over the distinct values joined: a column of one repeated value (the
+    # model version, a file's thread name) costs nothing.
+    return not all(values) or _SPECIAL.search("".join(set(values))) is not None
 
 
 def _check_columns(path: Path, found: Sequence[str], cols: Sequence[str]) -> None:
