@@ -1165,6 +1165,24 @@ def _owner(tok_a, tok_b, first, stop, lo, hi):  # type: ignore[no-untyped-def]
     return best
 
 
+@njit(cache=True)
+def _owner_near(tok_a, tok_b, first, stop, near, lo, hi):  # type: ignore[no-untyped-def]
+    """_owner, looking only where the answer can be: the tokens overlapping [lo, hi) and
+    the nearest one on each side (tokens are sorted and disjoint, so any other shares
+    strictly less). `near` is the first token of [first, stop) that ends after lo. This
+    keeps an explanation linear in the text, even for one chunk of thousands of tokens.
+    """
+    best, best_overlap, best_distance = first, -(1 << 62), 0
+    for k in range(max(first, near - 1), stop):
+        overlap = min(tok_b[k], hi) - max(tok_a[k], lo)
+        distance = min(abs(tok_a[k] - lo), abs(tok_b[k] - hi))
+        if overlap > best_overlap or (overlap == best_overlap and distance < best_distance):
+            best, best_overlap, best_distance = k, overlap, distance
+        if tok_a[k] >= hi:
+            break
+    return best
+
+
 @njit(cache=True, nogil=True)
 def _explain_one(  # type: ignore[no-untyped-def]
     data,
@@ -1275,7 +1293,10 @@ def _explain_one(  # type: ignore[no-untyped-def]
             else:
                 owner_fixed = -1
             length = b - a + 2
+            near = first
             for s in range(length):
+                while near < stop and tok_b[near] <= a + s - 1:
+                    near += 1
                 h = _OFFSET
                 for gram in range(1, min(chi, length - s) + 1):
                     h = (h ^ np.uint64(_padded(t, a, b, s + gram - 1))) * _PRIME
@@ -1284,7 +1305,8 @@ def _explain_one(  # type: ignore[no-untyped-def]
                         slot = _find(col, tab, size - 1)
                         owner = owner_fixed
                         if owner < 0:
-                            owner = _owner(tok_a, tok_b, first, stop, a + s - 1, a + s - 1 + gram)
+                            lo = a + s - 1
+                            owner = _owner_near(tok_a, tok_b, first, stop, near, lo, lo + gram)
                         for label in range(n_labels):
                             weights[owner, label] += share[slot, label]
             first = stop

@@ -201,3 +201,23 @@ def test_parity_on_real_comments(corpora: Path) -> None:
     for calibration in ("sigmoid", "isotonic"):
         trained = train(dataset, replace(FAST, calibration=calibration))
         _assert_parity(Model.from_trained(trained), trained.pipelines, texts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=12), st.data())
+def test_owner_search_near_the_gram_equals_the_full_search(
+    gaps: list[int], data: st.DataObject
+) -> None:
+    # Sorted, disjoint tokens separated by gaps; any gram inside the span they cover.
+    starts, ends, at = [], [], 0
+    for gap in gaps:
+        width = data.draw(st.integers(2, 5))
+        starts.append(at + gap)
+        ends.append(at + gap + width)
+        at = ends[-1]
+    tok_a, tok_b = np.array(starts, np.int64), np.array(ends, np.int64)
+    lo = data.draw(st.integers(-1, at))
+    hi = lo + data.draw(st.integers(1, 5))
+    near = next((k for k in range(len(ends)) if ends[k] > lo), len(ends))
+    full = engine._owner(tok_a, tok_b, 0, len(ends), lo, hi)
+    assert engine._owner_near(tok_a, tok_b, 0, len(ends), near, lo, hi) == full
