@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from model.engine import SCHEME, FeatureSpec
-from model.predict import Calibration, Model, portable_parts
+from model.predict import Calibration, Model
 
 if TYPE_CHECKING:
     from model.train import Trained
@@ -150,12 +150,7 @@ def save(
     version = _free_version(artifacts_dir, new_version(trained.metadata["dataset_hash"]))
     staging = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=artifacts_dir))
     try:
-        model = Model(
-            **portable_parts(trained.pipelines),
-            thresholds=trained.thresholds,
-            metadata=trained.metadata,
-            version=version,
-        )
+        model = Model.from_trained(trained, version)
         write_portable(model, staging)
         joblib.dump(
             {"format": FORMAT, "pipelines": trained.pipelines}, staging / PIPELINE_FILE, compress=3
@@ -223,9 +218,7 @@ def artifact_dir(path: Path) -> Path:
 
 def read_metadata(path: Path) -> dict[str, Any]:
     """metadata.json of an artifact directory (or of `current` in an artifacts dir)."""
-    folder = artifact_dir(path)
-    data = _json(folder / METADATA_FILE)
-    return data
+    return _json(artifact_dir(path) / METADATA_FILE)
 
 
 def _json(path: Path) -> dict[str, Any]:

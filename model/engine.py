@@ -891,6 +891,69 @@ def _pow2(n):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
+def _capacity(data, lo, hi, fold_len):  # type: ignore[no-untyped-def]
+    """Characters a text's scratch buffers must hold (placeholders grow a text 3.5x at most)."""
+    return 4 * _folded_length(data, lo, hi, fold_len) + 16
+
+
+@njit(cache=True)
+def _text_buffers(capacity):  # type: ignore[no-untyped-def]
+    """Scratch for one text: two text buffers with their offsets, tokens, chunks, hashes."""
+    return (
+        np.empty(capacity, np.int32),
+        np.empty(capacity, np.int32),
+        np.empty(capacity, np.int32),
+        np.empty(capacity, np.int32),
+        np.empty(capacity, np.int32),
+        np.empty(capacity, np.int32),
+        np.empty(capacity, np.int64),
+        np.empty(capacity, np.int64),
+        np.empty(capacity, np.int64),
+        np.empty(capacity, np.int64),
+        np.empty(capacity, np.uint64),
+    )
+
+
+@njit(cache=True)
+def _table_buffers(size):  # type: ignore[no-untyped-def]
+    """An empty n-gram table of `size` slots: keys, counts, values, slots, where."""
+    return (
+        np.empty(size, np.int64),
+        np.empty(size, np.int64),
+        np.empty(size, np.float64),
+        np.full(size, -1, np.int64),
+        np.empty(size, np.int64),
+    )
+
+
+@njit(cache=True)
+def _analyse(data, lo, hi, tabs, spec, text, table, params, stride):  # type: ignore[no-untyped-def]
+    """Normalise data[lo:hi], find its tokens and chunks, count its n-gram columns.
+
+    `text` and `table` are scratch (see _text_buffers, _table_buffers), replaced by larger
+    ones when too small. Returns them, the normalised text (length, characters, starts,
+    ends, tokens, chunks), the number of distinct columns and the table's mask.
+    """
+    fold_len, flags = tabs[0], tabs[3]
+    need = _capacity(data, lo, hi, fold_len)
+    if need > len(text[0]):
+        text = _text_buffers(need)
+    t, st, en, u, ust, uen, tok_a, tok_b, chunk_a, chunk_b, hashes = text
+    n, norm, starts, ends = _normalize(data, lo, hi, tabs, t, st, en, u, ust, uen)
+    ntok, nchunk = _units(norm, n, flags, tok_a, tok_b, chunk_a, chunk_b)
+    occurrences = _occurrences(ntok, chunk_a, chunk_b, nchunk, spec)
+    size = _pow2(occurrences + occurrences // 2 + 1)
+    if size > len(table[0]):
+        table = _table_buffers(size)
+    keys, counts, _, tab, where = table
+    nu = _count(
+        norm, tok_a, tok_b, ntok, chunk_a, chunk_b, nchunk, hashes, spec, keys, counts,
+        where, tab, size - 1, params, stride,
+    )  # fmt: skip
+    return text, table, (n, norm, starts, ends, ntok, nchunk), nu, size - 1
+
+
+@njit(cache=True)
 def _featurize_range(  # type: ignore[no-untyped-def]
     data,
     offsets,
@@ -916,83 +979,15 @@ def _featurize_range(  # type: ignore[no-untyped-def]
     mode 2: the row's CSR indices and data from indptr[i]
     mode 3: df[col] += 1 for every column present (params unused)
     """
-    fold_len, flags = tabs[0], tabs[3]
     word_bits, sublinear = spec[4], spec[7]
-    capacity = 0
-    t = np.empty(0, np.int32)
-    st = np.empty(0, np.int32)
-    en = np.empty(0, np.int32)
-    u = np.empty(0, np.int32)
-    ust = np.empty(0, np.int32)
-    uen = np.empty(0, np.int32)
-    tok_a = np.empty(0, np.int64)
-    tok_b = np.empty(0, np.int64)
-    chunk_a = np.empty(0, np.int64)
-    chunk_b = np.empty(0, np.int64)
-    hashes = np.empty(0, np.uint64)
-    table = 0
-    keys = np.empty(0, np.int64)
-    counts = np.empty(0, np.int64)
-    values = np.empty(0, np.float64)
-    tab = np.empty(0, np.int64)
-    where = np.empty(0, np.int64)
+    text = _text_buffers(0)
+    table = _table_buffers(0)
     acc = np.zeros((2, max(n_labels, 1)), np.float64)
     for i in range(first, last):
-        lo, hi = offsets[i], offsets[i + 1]
-        need = 4 * _folded_length(data, lo, hi, fold_len) + 16
-        if need > capacity:
-            capacity = need
-            t = np.empty(capacity, np.int32)
-            st = np.empty(capacity, np.int32)
-            en = np.empty(capacity, np.int32)
-            u = np.empty(capacity, np.int32)
-            ust = np.empty(capacity, np.int32)
-            uen = np.empty(capacity, np.int32)
-            tok_a = np.empty(capacity, np.int64)
-            tok_b = np.empty(capacity, np.int64)
-            chunk_a = np.empty(capacity, np.int64)
-            chunk_b = np.empty(capacity, np.int64)
-            hashes = np.empty(capacity, np.uint64)
-        n, text, _, _ = _normalize(
-            data,
-            lo,
-            hi,
-            tabs,
-            t,
-            st,
-            en,
-            u,
-            ust,
-            uen,
+        text, table, _, nu, _ = _analyse(
+            data, offsets[i], offsets[i + 1], tabs, spec, text, table, params, stride
         )
-        ntok, nchunk = _units(text, n, flags, tok_a, tok_b, chunk_a, chunk_b)
-        occurrences = _occurrences(ntok, chunk_a, chunk_b, nchunk, spec)
-        size = _pow2(occurrences + occurrences // 2 + 1)
-        if size > table:
-            table = size
-            keys = np.empty(table, np.int64)
-            counts = np.empty(table, np.int64)
-            values = np.empty(table, np.float64)
-            tab = np.full(table, -1, np.int64)
-            where = np.empty(table, np.int64)
-        nu = _count(
-            text,
-            tok_a,
-            tok_b,
-            ntok,
-            chunk_a,
-            chunk_b,
-            nchunk,
-            hashes,
-            spec,
-            keys,
-            counts,
-            where,
-            tab,
-            size - 1,
-            params,
-            stride,
-        )
+        keys, counts, values = table[0], table[1], table[2]
         if mode == 3:
             for k in range(nu):
                 df[keys[k]] += 1
@@ -1115,7 +1110,7 @@ def _normalize_batch(  # type: ignore[no-untyped-def]
     fold_len = tabs[0]
     total = 0
     for i in range(len(offsets) - 1):
-        total += 4 * _folded_length(data, offsets[i], offsets[i + 1], fold_len) + 16
+        total += _capacity(data, offsets[i], offsets[i + 1], fold_len)
     out = np.empty(total, np.int32)
     out_st = np.empty(total, np.int32)
     out_en = np.empty(total, np.int32)
@@ -1123,25 +1118,8 @@ def _normalize_batch(  # type: ignore[no-untyped-def]
     at = 0
     for i in range(len(offsets) - 1):
         lo, hi = offsets[i], offsets[i + 1]
-        need = 4 * _folded_length(data, lo, hi, fold_len) + 16
-        t = np.empty(need, np.int32)
-        st = np.empty(need, np.int32)
-        en = np.empty(need, np.int32)
-        u = np.empty(need, np.int32)
-        ust = np.empty(need, np.int32)
-        uen = np.empty(need, np.int32)
-        n, text, starts, ends = _normalize(
-            data,
-            lo,
-            hi,
-            tabs,
-            t,
-            st,
-            en,
-            u,
-            ust,
-            uen,
-        )
+        t, st, en, u, ust, uen = _text_buffers(_capacity(data, lo, hi, fold_len))[:6]
+        n, text, starts, ends = _normalize(data, lo, hi, tabs, t, st, en, u, ust, uen)
         out[at : at + n] = text[:n]
         out_st[at : at + n] = starts[:n]
         out_en[at : at + n] = ends[:n]
@@ -1154,23 +1132,13 @@ def _normalize_batch(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _owner(tok_a, tok_b, first, stop, lo, hi):  # type: ignore[no-untyped-def]
-    """The token of [first, stop) sharing most characters with [lo, hi); nearest on ties."""
-    best, best_overlap, best_distance = first, -(1 << 62), 0
-    for k in range(first, stop):
-        overlap = min(tok_b[k], hi) - max(tok_a[k], lo)
-        distance = min(abs(tok_a[k] - lo), abs(tok_b[k] - hi))
-        if overlap > best_overlap or (overlap == best_overlap and distance < best_distance):
-            best, best_overlap, best_distance = k, overlap, distance
-    return best
-
-
-@njit(cache=True)
 def _owner_near(tok_a, tok_b, first, stop, near, lo, hi):  # type: ignore[no-untyped-def]
-    """_owner, looking only where the answer can be: the tokens overlapping [lo, hi) and
-    the nearest one on each side (tokens are sorted and disjoint, so any other shares
-    strictly less). `near` is the first token of [first, stop) that ends after lo. This
-    keeps an explanation linear in the text, even for one chunk of thousands of tokens.
+    """The token of [first, stop) sharing most characters with [lo, hi), the nearest on
+    ties, the first on equal ones. Only where the answer can be is looked at: the tokens
+    overlapping [lo, hi) and the nearest one on each side (tokens are sorted and
+    disjoint, so any other shares strictly less). `near` is the first token of
+    [first, stop) that ends after lo. This keeps an explanation linear in the text, even
+    for one chunk of thousands of tokens.
     """
     best, best_overlap, best_distance = first, -(1 << 62), 0
     for k in range(max(first, near - 1), stop):
@@ -1201,58 +1169,13 @@ def _explain_one(  # type: ignore[no-untyped-def]
     occurrence of a repeated n-gram takes an equal part. Returns the units' [start, end) in
     the ORIGINAL text and their weights; the weights add up to the log-odds minus intercept.
     """
-    fold_len, flags = tabs[0], tabs[3]
     wlo, whi, clo, chi, word_bits, char_bits, use_char, sublinear = spec
-    need = 4 * _folded_length(data, lo, hi, fold_len) + 16
-    t = np.empty(need, np.int32)
-    st = np.empty(need, np.int32)
-    en = np.empty(need, np.int32)
-    u = np.empty(need, np.int32)
-    ust = np.empty(need, np.int32)
-    uen = np.empty(need, np.int32)
-    n, t, st, en = _normalize(
-        data,
-        lo,
-        hi,
-        tabs,
-        t,
-        st,
-        en,
-        u,
-        ust,
-        uen,
+    text, table, parsed, nu, mask = _analyse(
+        data, lo, hi, tabs, spec, _text_buffers(0), _table_buffers(0), params, stride
     )
-    tok_a = np.empty(need, np.int64)
-    tok_b = np.empty(need, np.int64)
-    chunk_a = np.empty(need, np.int64)
-    chunk_b = np.empty(need, np.int64)
-    ntok, nchunk = _units(t, n, flags, tok_a, tok_b, chunk_a, chunk_b)
-    hashes = np.empty(max(ntok, 1), np.uint64)
-    occurrences = _occurrences(ntok, chunk_a, chunk_b, nchunk, spec)
-    size = _pow2(occurrences + occurrences // 2 + 1)
-    keys = np.empty(size, np.int64)
-    counts = np.empty(size, np.int64)
-    tab = np.full(size, -1, np.int64)
-    where = np.empty(size, np.int64)
-    values = np.empty(size, np.float64)
-    nu = _count(
-        t,
-        tok_a,
-        tok_b,
-        ntok,
-        chunk_a,
-        chunk_b,
-        nchunk,
-        hashes,
-        spec,
-        keys,
-        counts,
-        where,
-        tab,
-        size - 1,
-        params,
-        stride,
-    )
+    _, t, st, en, ntok, nchunk = parsed
+    tok_a, tok_b, chunk_a, chunk_b, hashes = text[6], text[7], text[8], text[9], text[10]
+    keys, counts, values, tab, where = table
     for k in range(nu):
         tab[where[k]] = (keys[k] << 32) | k  # from here on a slot holds its column's index
     _values(keys, counts, nu, params, stride, 1 << word_bits, sublinear, values)
@@ -1273,7 +1196,7 @@ def _explain_one(  # type: ignore[no-untyped-def]
     for gram in range(wlo, whi + 1):
         for k in range(ntok - gram + 1):
             col = _word_column(hashes, k, gram, word_bits)
-            slot = _find(col, tab, size - 1)
+            slot = _find(col, tab, mask)
             for m in range(k, k + gram):
                 for label in range(n_labels):
                     weights[m, label] += share[slot, label] / gram
@@ -1302,7 +1225,7 @@ def _explain_one(  # type: ignore[no-untyped-def]
                     h = (h ^ np.uint64(_padded(t, a, b, s + gram - 1))) * _PRIME
                     if gram >= clo or gram == length:
                         col = char_base + _column(h ^ (np.uint64(gram) << np.uint64(56)), char_bits)
-                        slot = _find(col, tab, size - 1)
+                        slot = _find(col, tab, mask)
                         owner = owner_fixed
                         if owner < 0:
                             lo = a + s - 1
@@ -1443,19 +1366,14 @@ def transform(
     return matrix
 
 
-def pack(idf: NDArray[np.floating], coef: NDArray[np.floating]) -> NDArray[np.float32]:
-    """One row per column, [idf, w_label0, w_label1, ...]: a feature's numbers share a line."""
-    coef = np.asarray(coef, dtype=np.float32).reshape(len(coef), -1)
-    return np.ascontiguousarray(np.column_stack([np.asarray(idf, np.float32), coef.T]))
-
-
 def logits(
     texts: Sequence[str],
     spec: FeatureSpec,
     params: NDArray[np.float32],
     n_threads: int | None = None,
 ) -> NDArray[np.float64]:
-    """features . weights per text and label (no intercept), params as made by `pack`."""
+    """features . weights per text and label (no intercept); params has one row per column:
+    [idf, w_label0, w_label1, ...], so a feature's numbers share a cache line."""
     n_labels = params.shape[1] - 1
     out = np.zeros((len(texts), n_labels), np.float64)
     if len(texts):

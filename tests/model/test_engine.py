@@ -219,5 +219,16 @@ def test_owner_search_near_the_gram_equals_the_full_search(
     lo = data.draw(st.integers(-1, at))
     hi = lo + data.draw(st.integers(1, 5))
     near = next((k for k in range(len(ends)) if ends[k] > lo), len(ends))
-    full = engine._owner(tok_a, tok_b, 0, len(ends), lo, hi)
-    assert engine._owner_near(tok_a, tok_b, 0, len(ends), near, lo, hi) == full
+    assert engine._owner_near(tok_a, tok_b, 0, len(ends), near, lo, hi) == _owner(
+        starts, ends, lo, hi
+    )
+
+
+def _owner(starts: list[int], ends: list[int], lo: int, hi: int) -> int:
+    """The full search: most characters shared with [lo, hi), then nearest, then first."""
+
+    def rank(k: int) -> tuple[int, int]:
+        overlap = min(ends[k], hi) - max(starts[k], lo)
+        return -overlap, min(abs(starts[k] - lo), abs(ends[k] - hi))
+
+    return min(range(len(starts)), key=rank)
