@@ -133,6 +133,13 @@ def register(app: typer.Typer) -> None:
         positive: Annotated[
             str | None, typer.Option(help="generic: comma-separated values meaning 1.")
         ] = None,
+        threshold: Annotated[
+            float | None, typer.Option(help="globe_c3: crowd toxicity level meaning toxic.")
+        ] = None,
+        neutral: Annotated[
+            int | None,
+            typer.Option(help="phillips2022: label for a neutral stance (default: unknown)."),
+        ] = None,
     ) -> None:
         """Import labelled corpora in their own formats (idempotent, streaming).
 
@@ -143,7 +150,13 @@ def register(app: typer.Typer) -> None:
         Example: moderate labels import -f generic --label toxic --text-col body mine.csv
         """
         store = LabelStore(data if data is not None else load_settings().import_dir)
-        opts: dict[str, Any] = {"label": label, "text_col": text_col, "label_col": label_col}
+        opts: dict[str, Any] = {
+            "label": label,
+            "text_col": text_col,
+            "label_col": label_col,
+            "threshold": threshold,
+            "neutral": neutral,
+        }
         if positive is not None:
             opts["positive"] = [v.strip() for v in positive.split(",") if v.strip()]
         with _user_errors():

@@ -162,6 +162,55 @@ CASES: list[tuple[str, str, dict[str, int], dict[str, int]]] = [
         {},
     ),
     (
+        "globe_c3",
+        "toxicity/globe_c3_comments.csv",
+        {
+            "The budget numbers do not add up, read page four.": 0,
+            # 1.6: a minority of the crowd saw teasing; sharp, not toxic by the guidelines
+            "Another smug column from a writer who never left Toronto.": 0,
+            "You are a lying piece of garbage and everyone here knows it.": 1,
+            "Only an idiot would believe this minister.": 1,  # exactly 2.0, "mildly toxic"
+        },
+        {"crowd_toxicity_level empty": 1},
+    ),
+    (
+        "globe_ucc",
+        "toxicity/globe_ucc_val.csv",
+        {
+            "Beck offers an app and all its taxis are licensed.": 0,
+            "Oh sure, because you obviously know better than every economist.": 0,
+            "Go back under your bridge, troll.": 1,
+            "People like you are a disease on this country.": 1,
+        },
+        {"hostile/antagonize not 0/1": 1},
+    ),
+    (
+        "impermium",
+        "toxicity/impermium_insults_train.csv",
+        {
+            "You are a complete\xa0moron.": 1,
+            "I don't understand your point.\nIt seems you mix apples and oranges.": 0,
+            "Caf\u00e9 prices went up \u2019again\u2019.": 0,
+        },
+        {"Insult=empty": 1},
+    ),
+    (
+        "impermium",
+        "toxicity/impermium_insults_test_public.csv",
+        {"Shut up, loser, nobody asked you.": 1, "Thanks for the link, very useful.": 0},
+        {},
+    ),
+    (
+        "phillips2022",
+        "conspiracy/twitter_conspiracy_phillips2022.csv",
+        {
+            "Salt marshes to be restored to fight the effects of climate change": 0,
+            "The lab leak was planned and they are all covering it up #wakeup": 1,
+            "No, the vaccine does not contain a tracking chip, stop sharing that nonsense": 0,
+        },
+        {"stance=2": 1},
+    ),
+    (
         "psycomark",
         "conspiracy/psycomark_reddit_text.jsonl",
         {
@@ -371,17 +420,48 @@ def test_every_shared_corpus_imports(tmp_path: Path, corpora: Path) -> None:
         "mediaeval2020_5g_tweets.csv": 6_074,
         "covid_vaccine_comments.csv": 609,
         "youtube_videos.json": 1_110,
-        "pan2024_train_shortest100.tsv": 100,
-        "pan2024_en_train.tsv": 3_921,
+        "pan2024_en_train.tsv": 3_921,  # the shortest-100 sample is a subset, not imported
+        "globe_c3_comments.csv": 11_960,
+        "globe_ucc_val.csv": 4_423,
+        "impermium_insults_train.csv": 3_912,
+        "impermium_insults_test_public.csv": 2_617,
+        "twitter_conspiracy_phillips2022.csv": 1_560,
     }
     assert {name: r.rows for name, r in reports.items()} == expected_rows
     for report in reports.values():
         assert report.problems == []
         assert report.labelled >= 0.7 * report.rows, report.summary()
     dataset = load_dataset(tmp_path)
-    assert 85_000 < dataset["toxic"].notna().sum() < 100_000
-    assert 14_000 < dataset["conspiracy"].notna().sum() < 16_000  # with PAN 2024 in full
+    assert 110_000 < dataset["toxic"].notna().sum() < 120_000
+    assert 15_000 < dataset["conspiracy"].notna().sum() < 17_000  # with PAN 2024 in full
     assert 0.3 < dataset["toxic"].mean() < 0.45
+
+
+def test_c3_threshold_and_phillips_neutral_stance_are_options(tmp_path: Path, corpus: Path) -> None:
+    c3 = corpus / "toxicity" / "globe_c3_comments.csv"
+    _, labels = imported(tmp_path / "c3", "globe_c3", c3, threshold=1.5)
+    assert labels["Another smug column from a writer who never left Toronto."] == 1
+    phillips = corpus / "conspiracy" / "twitter_conspiracy_phillips2022.csv"
+    _, labels = imported(tmp_path / "ph", "phillips2022", phillips, neutral=0)
+    assert labels["New documentary on the Epstein theories airs tonight"] == 0
+
+
+def test_c3_comments_keep_their_article_as_thread(tmp_path: Path, corpus: Path) -> None:
+    import_file("globe_c3", corpus / "toxicity" / "globe_c3_comments.csv", LabelStore(tmp_path))
+    first = next(LabelStore(tmp_path).comments())
+    assert first["thread"] == "globe:26023945"
+    assert first["source_id"] == "source1_26023945_1"
+    assert first["meta"] == {"toxicity_characteristics": {"no_toxic": 3}}
+
+
+def test_a_known_subset_beside_its_whole_file_is_not_imported_twice(
+    tmp_path: Path, corpus: Path
+) -> None:
+    sample = corpus / "conspiracy" / "pan2024_train_shortest100.tsv"
+    (tmp_path / sample.name).write_bytes(sample.read_bytes())
+    assert [p.name for _, p in corpus_files(tmp_path)] == [sample.name]
+    (tmp_path / "pan2024_en_train.tsv").write_bytes(sample.read_bytes())
+    assert [p.name for _, p in corpus_files(tmp_path)] == ["pan2024_en_train.tsv"]
 
 
 def test_wrong_format_names_the_missing_column(tmp_path: Path, corpus: Path) -> None:
