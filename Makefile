@@ -56,8 +56,8 @@ import-corpora: $(STAMP) ## import every corpus in CORPORA into build/corpora-st
 train: $(STAMP) ## train the model on the embedded dataset in labels/data (artifact in model/artifacts)
 	$(BIN)/moderate train --data labels/data
 
-train-corpora: $(STAMP) ## import every corpus in CORPORA into build/corpora-store and train the reference model
-	$(BIN)/moderate train-corpora $(CORPORA)
+train-corpora: $(STAMP) ## import every corpus in CORPORA into build/corpora-store, add the team's labels, train the reference model
+	$(BIN)/moderate train-corpora $(CORPORA) --team labels/data
 
 evaluate: $(STAMP) ## evaluate the current model's settings on labels/data
 	$(BIN)/moderate evaluate --data labels/data

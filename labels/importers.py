@@ -89,6 +89,9 @@ class Format:
     read: Reader
     files: tuple[str, ...] = ()  # glob patterns of the shared corpus files in this format
     help: str = ""
+    # Rows are unrelated comments, not a conversation: each is its own thread, so no
+    # labeller shows the row before as the comment it answers.
+    standalone: bool = False
 
 
 # -- low-level readers --------------------------------------------------------------------
@@ -597,6 +600,7 @@ FORMATS: dict[str, Format] = {
             _table(_csv(), _col("comment"), _ucc, lambda r: r.get("_unit_id") or None),
             ("globe_ucc*.csv",),
             "Globe and Mail UCC: hostile or antagonize -> 1; other attributes -> 0",
+            standalone=True,
         ),
         Format(
             "impermium",
@@ -604,6 +608,7 @@ FORMATS: dict[str, Format] = {
             _table(_csv(), _insult_text, _mapping("Insult", {"1": 1, "0": 0})),
             ("impermium_insults*.csv",),
             "Kaggle 2012 insults (escaped, quoted text): Insult 1 -> 1, 0 -> 0",
+            standalone=True,
         ),
         Format(
             "psycomark",
@@ -702,7 +707,7 @@ def import_file(fmt: str, path: Path, store: LabelStore, **opts: Any) -> ImportR
                 report.skipped[row.value] += 1
                 continue
             cid = comment_id(path.name, row.position, row.text)
-            comments.append(_comment(cid, fmt, path, row))
+            comments.append(_comment(cid, spec, path, row))
             annotations.append(Annotation(cid, label, row.value, origin, now, origin))
             report.labelled += 1
         report.comments_added += store.add_comments(comments)
@@ -710,11 +715,12 @@ def import_file(fmt: str, path: Path, store: LabelStore, **opts: Any) -> ImportR
     return report
 
 
-def _comment(cid: str, fmt: str, path: Path, row: Row) -> Record:
+def _comment(cid: str, spec: Format, path: Path, row: Row) -> Record:
+    thread = f"{path.stem}:{row.position}" if spec.standalone else path.stem
     record: Record = {
         "id": cid,
-        "source": fmt,
-        "thread": row.thread or path.stem,
+        "source": spec.name,
+        "thread": row.thread or thread,
         "position": row.position,
         "text": row.text,
     }

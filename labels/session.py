@@ -293,3 +293,56 @@ def ingest(paths: Sequence[Path], store: LabelStore) -> Ingested:
         added += store.add_comments(records)
         ids += [record["id"] for record in records]
     return Ingested(ids=ids, titles=titles, added=added)
+
+
+@dataclass(frozen=True)
+class Picked:
+    """Comments chosen for labelling: by the model's doubt, and a share at random."""
+
+    uncertain: list[dict[str, Any]]
+    random: list[dict[str, Any]]
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """All picked comments, the uncertain ones first."""
+        return self.uncertain + self.random
+
+
+# What a picked comment keeps: its text and where it comes from, never the corpus's labels
+# or rating details (an annotator must judge without the crowd's answer in view).
+PICKED_FIELDS = ("id", "source", "thread", "position", "source_id", "title", "text")
+
+
+def pick(
+    comments: Iterable[dict[str, Any]],
+    n: int,
+    *,
+    random_share: float = 0.3,
+    scorer: Scorer | None = None,
+    seed: int = 0,
+    max_chars: int | None = None,
+) -> Picked:
+    """Choose n comments to label: the model's least certain ones and a share at random.
+
+    The random share keeps the labelled set representative (the uncertain ones alone
+    over-sample the model's blind spots); without a scorer every pick is random.
+    `max_chars` leaves out very long comments, which cost an annotator the most.
+    """
+    if not 0.0 <= random_share <= 1.0:
+        raise SessionError(f"the random share must be between 0 and 1, not {random_share}")
+    pool = [
+        {key: c[key] for key in PICKED_FIELDS if key in c}
+        for c in comments
+        if c.get("text", "").strip() and (max_chars is None or len(c["text"]) <= max_chars)
+    ]
+    if len(pool) < n:
+        raise SessionError(f"only {len(pool)} comments to pick from, {n} asked for")
+    rng = random.Random(seed)
+    rng.shuffle(pool)
+    at_random = n if scorer is None else round(n * random_share)
+    chosen, rest = pool[:at_random], pool[at_random:]
+    if scorer is None or at_random == n:
+        return Picked([], chosen)
+    probabilities = scorer([c["text"] for c in rest])
+    doubt = sorted(range(len(rest)), key=lambda i: _margin(probabilities[i]))
+    return Picked([rest[i] for i in doubt[: n - at_random]], chosen)

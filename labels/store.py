@@ -376,6 +376,26 @@ class LabelStore:
                 yield step[1]
 
 
+def merge_stores(target: LabelStore, source: LabelStore) -> tuple[int, int]:
+    """Append another store's comments and answers (an annotator's own store) to target.
+
+    Answers keep their annotator, time and origin; comments already in target and answers
+    equal to target's latest for their (comment, label, annotator) are skipped, so a merge
+    can be repeated. An answer about a comment neither store holds is refused.
+    Returns (comments added, annotations added).
+    """
+    comments = list(source.comments())
+    added = target.add_comments(comments)
+    known = {c["id"] for c in comments}
+    annotations = list(source.annotations())
+    for annotation in annotations:
+        if annotation.comment not in known and not target.has_comment(annotation.comment):
+            raise LabelError(
+                f"{source.annotations_path}: answer about unknown comment {annotation.comment}"
+            )
+    return added, target.annotate(annotations, skip_same=True)
+
+
 def origin_matches(origin: str, origins: Sequence[str]) -> bool:
     """Whether origin is one of origins or under one ("import" matches "import:olid")."""
     return any(origin == o or origin.startswith(o + ":") for o in origins)
@@ -395,17 +415,30 @@ def load_dataset(root: Path, origins: Sequence[str] = ("human", "import")) -> pd
     """One row per comment with at least one known label: id, source, thread, text, labels.
 
     Per label, each annotator's latest answer counts unless it is "unsure" or withdrawn;
-    the majority over annotators decides and a tie is unknown (NaN), never 0.
+    the majority over annotators decides and a tie is unknown (NaN), never 0. Where people
+    answered (origin human), imported and rule labels of that comment and label are ignored.
     """
     import pandas as pd  # here, not at the top: the labeller starts faster without it
 
     store = LabelStore(root)
     votes: dict[str, dict[str, list[int]]] = {}
-    for annotation in store.latest().values():
-        if not isinstance(annotation.value, int) or not origin_matches(annotation.origin, origins):
+    human: set[tuple[str, str]] = set()
+    latest = [
+        a
+        for a in store.latest().values()
+        if isinstance(a.value, int) and origin_matches(a.origin, origins)
+    ]
+    for annotation in latest:
+        if annotation.origin == "human":
+            human.add((annotation.comment, annotation.label))
+    for annotation in latest:
+        # The team's own answers, given under GUIDELINES.md, supersede a corpus's label
+        # for the same comment (its crowd followed other instructions).
+        key = (annotation.comment, annotation.label)
+        if annotation.origin != "human" and key in human:
             continue
         per_label = votes.setdefault(annotation.comment, {label: [] for label in LABELS})
-        per_label[annotation.label].append(annotation.value)
+        per_label[annotation.label].append(int(annotation.value))  # type: ignore[arg-type]
     rows = []
     for comment in store.comments():
         if comment["id"] not in votes:

@@ -40,6 +40,7 @@ class Case:
     label: str
     text: str
     expected: int
+    topic: str | None = None  # conspiracy cases: geopolitics, elections, health, ...
 
 
 def load_cases() -> list[Case]:
@@ -49,7 +50,15 @@ def load_cases() -> list[Case]:
     for line in text.splitlines():
         if line.strip():
             row = json.loads(line)
-            cases.append(Case(row["capability"], row["label"], row["text"], int(row["expected"])))
+            cases.append(
+                Case(
+                    row["capability"],
+                    row["label"],
+                    row["text"],
+                    int(row["expected"]),
+                    row.get("topic"),
+                )
+            )
     return cases
 
 

@@ -44,6 +44,37 @@ __all__ = [
 
 Factory = Callable[[], Any]
 
+# The kind of discussion each corpus comes from: leave-one-domain-out holds out every
+# source of a domain at once, the closest proxy for a comment section the model never saw.
+DOMAINS: dict[str, str] = {
+    "jigsaw2018": "wikipedia",
+    "wiki_context": "wikipedia",
+    "civil_comments": "news comments",
+    "toxic_spans": "news comments",
+    "globe_c3": "news comments",
+    "globe_ucc": "news comments",
+    "impermium": "news comments",
+    "covid_vaccine": "news comments",
+    "davidson": "tweets",
+    "olid": "tweets",
+    "hatexplain": "tweets",
+    "mediaeval2020": "tweets",
+    "phillips2022": "tweets",
+    "youtoxic": "youtube",
+    "ethos": "youtube",
+    "youtube_videos": "youtube",
+    "stormfront": "forums",
+    "psycomark": "reddit",
+    "pan2024": "telegram",
+    # The team's own labels (labels/data) on news comments: an evaluation domain of its own.
+    "team_news": "team news labels",
+}
+
+
+def domain_of(source: str) -> str:
+    """The domain of a source (a source not listed is a domain of its own)."""
+    return DOMAINS.get(source, source)
+
 
 class EvaluationError(ValueError):
     """The dataset cannot be evaluated (no label with two classes, missing columns)."""
@@ -55,10 +86,13 @@ class Report:
 
     metrics: dict[str, dict[str, dict[str, Any]]]  # system -> label -> metric -> value
     by_source: dict[str, dict[str, list[dict[str, Any]]]]  # system -> label -> per source
+    by_domain: dict[str, dict[str, list[dict[str, Any]]]]  # system -> label -> per domain
     oof: dict[str, pd.DataFrame]  # system -> out-of-fold probabilities (index id, col label)
     truth: pd.DataFrame  # index id: source and the known labels (NaN = unknown)
     behaviour: dict[str, float] = field(default_factory=dict)
     behaviour_cases: pd.DataFrame | None = None
+    # Sets scored by the trained model only (never trained on): name -> label -> metrics.
+    held_out: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     bias: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
@@ -74,11 +108,26 @@ class Report:
             "meta": self.meta,
             "metrics": self.metrics,
             "by_source": self.by_source,
+            "by_domain": self.by_domain,
+            "held_out": self.held_out,
             "behaviour": self.behaviour,
+            "behaviour_topics": self.behaviour_topics(),
             "behaviour_failures": failures,
             "bias": bias,
             "notes": self.notes,
         }
+
+    def behaviour_topics(self) -> dict[str, dict[str, float]]:
+        """Pass rate per capability and topic, for the cases that have a topic."""
+        cases = self.behaviour_cases
+        if cases is None or "topic" not in cases or cases["topic"].isna().all():
+            return {}
+        rates = cases.dropna(subset=["topic"]).groupby(["capability", "topic"])["passed"].mean()
+        out: dict[str, dict[str, float]] = {}
+        for key, rate in rates.items():
+            capability, topic = (str(part) for part in key)  # type: ignore[attr-defined]
+            out.setdefault(capability, {})[topic] = float(rate)
+        return out
 
 
 class PipelineScorer:
@@ -237,18 +286,19 @@ def _by_source(
     n_jobs: int,
     notes: list[str],
     source_weights: Mapping[str, float] | None = None,
+    groups: str = "source",
 ) -> list[dict[str, Any]]:
-    """Leave-one-source-out: train on every other source, test on this one."""
+    """Leave-one-group-out: train on every other source (or domain), test on this one."""
     rows, y = _known(dataset, label)
-    sources = sorted(rows["source"].astype(str).unique())
+    sources = sorted(rows[groups].astype(str).unique())
     if len(sources) < 2:
-        _note(notes, f"{label}: one source only, no leave-one-source-out evaluation")
+        _note(notes, f"{label}: one {groups} only, no leave-one-{groups}-out evaluation")
         return []
-    texts, src = rows["text"].to_numpy(), rows["source"].astype(str).to_numpy()
+    texts, src = rows["text"].to_numpy(), rows[groups].astype(str).to_numpy()
     w = _weights(rows, source_weights)
     held = [s for s in sources if len(np.unique(y[src != s])) == 2]
     for s in sorted(set(sources) - set(held)):
-        _note(notes, f"{label}: source {s} not held out, the other sources have one class")
+        _note(notes, f"{label}: {groups} {s} not held out, the others have one class")
     parts = Parallel(n_jobs=n_jobs)(
         delayed(_fit_predict)(
             factory, texts[src != s], y[src != s], texts[src == s], _take(w, src != s)
@@ -265,7 +315,7 @@ def _by_source(
             entry["pr_auc"] = float(average_precision_score(ys, p))
         else:
             entry["roc_auc"] = entry["pr_auc"] = None
-            _note(notes, f"{label}: source {s} has a single class, AUC undefined (see flagged)")
+            _note(notes, f"{label}: {groups} {s} has a single class, AUC undefined (see flagged)")
         results.append(entry)
     return results
 
@@ -329,6 +379,8 @@ def evaluate(
     by_source: bool = True,
     n_jobs: int = 1,
     oof: Mapping[str, pd.DataFrame] | None = None,
+    by_domain: bool = True,
+    held_out: Mapping[str, pd.DataFrame] | None = None,
 ) -> Report:
     """Cross-validated, leave-one-source-out, behavioural and bias evaluation of a model.
 
@@ -337,6 +389,9 @@ def evaluate(
     behavioural and bias tests on; when None, the factory is fitted on the whole dataset.
     `oof` (per label: columns id and p, as in model.train.Trained.oof) reuses the model's
     out-of-fold probabilities from training instead of refitting it `folds` times.
+    `by_domain` adds leave-one-domain-out (see DOMAINS) when sources share domains.
+    `held_out` names labelled sets (columns text and labels) that only the trained model
+    scores, e.g. the seed threads a reference model was trained without.
     """
     missing = {"id", "source", "text"} - set(dataset.columns)
     if missing:
@@ -365,6 +420,9 @@ def evaluate(
     truth = dataset.set_index("id")[["source", *_labels(dataset)]]
     metrics: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in systems}
     sources: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in systems}
+    domains: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in systems}
+    dataset = dataset.assign(domain=dataset["source"].astype(str).map(domain_of))
+    by_domain = by_domain and dataset["domain"].nunique() < dataset["source"].nunique()
     for name, f in systems.items():
         for label in probs[name].columns:
             known = probs[name][label].notna().to_numpy()
@@ -374,6 +432,10 @@ def evaluate(
                 review = metrics[name][label]["review"]["threshold"]
                 w = weights if name == "model" else None
                 sources[name][label] = _by_source(dataset, f, label, review, n_jobs, notes, w)
+            if by_source and by_domain:
+                domains[name][label] = _by_source(
+                    dataset, f, label, review, n_jobs, notes, w, groups="domain"
+                )
     if not any(metrics["model"].values()):
         raise EvaluationError("no label has at least 2 examples of each class")
     scorer = model if model is not None else _fit_all(dataset, factory, weights)
@@ -393,6 +455,8 @@ def evaluate(
     return Report(
         metrics=metrics,
         by_source=sources,
+        by_domain=domains,
+        held_out={name: held_out_metrics(scorer, rows) for name, rows in (held_out or {}).items()},
         oof=probs,
         truth=truth,
         behaviour={str(k): float(v) for k, v in rates.items()},
@@ -401,6 +465,29 @@ def evaluate(
         notes=notes,
         meta=meta,
     )
+
+
+def held_out_metrics(scorer: Scorer, rows: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """ROC-AUC and where the decisions fall on a labelled set the model never trained on."""
+    thresholds = (getattr(scorer, "metadata", None) or {}).get("thresholds", {})
+    scored = scorer.score(rows["text"].astype(str).tolist())
+    out: dict[str, dict[str, Any]] = {}
+    for label in scorer.labels:
+        if label not in rows:
+            continue
+        known = rows[label].notna().to_numpy()
+        if not known.any():
+            continue
+        y = rows[label].to_numpy()[known].astype(int)
+        p = np.array([s.scores[label] for s in scored], dtype=float)[known]
+        entry: dict[str, Any] = {"n": len(y), "positives": int(y.sum())}
+        entry["roc_auc"] = float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else None
+        cut = thresholds.get(label)
+        if cut:
+            entry["review_or_block"] = float((p >= cut["review"]).mean())
+            entry["block"] = float((p >= cut["block"]).mean())
+        out[label] = entry
+    return out
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

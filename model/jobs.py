@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from labels.importers import import_corpora
+from labels.importers import FORMATS, import_corpora
 from labels.store import LabelStore, load_dataset
 from model.artifacts import artifact_dir, load, save
 from model.evaluate import evaluate as run_evaluation
@@ -59,21 +59,35 @@ def train_store(
     if out_of_core:
         trained = train_out_of_core(data_dir, config)
         return TrainResult(save(trained, artifacts_dir), trained.metadata)
-    dataset = read_store(data_dir)
+    return train_dataset(read_store(data_dir), artifacts_dir, config, evaluate)
+
+
+def train_dataset(
+    dataset: pd.DataFrame,
+    artifacts_dir: Path,
+    config: ModelConfig,
+    evaluate: bool = True,
+    held_out: dict[str, pd.DataFrame] | None = None,
+) -> TrainResult:
+    """Train on a labelled dataset, evaluate (with the held-out sets), save the artifact."""
     trained = train(dataset, config)
     if not evaluate:
         return TrainResult(save(trained, artifacts_dir), trained.metadata)
     written: list[Path] = []
 
     def add_report(folder: Path) -> None:
-        written.extend(_evaluate_into(dataset, trained, config, folder))
+        written.extend(_evaluate_into(dataset, trained, config, folder, held_out))
 
     path = save(trained, artifacts_dir, extra=add_report)
     return TrainResult(path, trained.metadata, [path / p.name for p in written])
 
 
 def _evaluate_into(
-    dataset: pd.DataFrame, trained: Trained, config: ModelConfig, folder: Path
+    dataset: pd.DataFrame,
+    trained: Trained,
+    config: ModelConfig,
+    folder: Path,
+    held_out: dict[str, pd.DataFrame] | None = None,
 ) -> list[Path]:
     report = run_evaluation(
         dataset,
@@ -85,8 +99,35 @@ def _evaluate_into(
         # times again would double the training time for the same numbers.
         oof=trained.oof,
         n_jobs=2,
+        held_out=held_out,
     )
     return write_report(report, folder)
+
+
+TEAM_SOURCE = "team_news"
+SEED_SET = "seed threads (team labels)"
+
+
+def with_team_labels(
+    corpus: pd.DataFrame, team: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The corpora with the team's labels (labels/data) folded in, and what stays held out.
+
+    Corpus comments the team labelled (picked with `moderate labels pick`) train under the
+    source "team_news", their own evaluation domain, in place of the corpus's label for
+    them; the corpus copy of the same text goes, so holding the team's labels out holds
+    those comments out. The team's labels on thread pages (the seed threads) never train
+    the reference model: they are the held-out check of the report.
+    """
+    from_corpus = team["source"].astype(str).isin(FORMATS)
+    relabelled = team[from_corpus].assign(source=TEAM_SOURCE)
+    texts = set(relabelled["text"].astype(str).str.split().str.join(" "))
+    same = corpus["id"].isin(relabelled["id"]) | corpus["text"].astype(str).str.split().str.join(
+        " "
+    ).isin(texts)
+    combined = pd.concat([corpus[~same], relabelled], ignore_index=True)
+    held_out = {SEED_SET: team[~from_corpus]} if (~from_corpus).any() else {}
+    return combined, held_out
 
 
 def evaluate_store(data_dir: Path, model_path: Path, out_dir: Path | None = None) -> list[Path]:
@@ -114,13 +155,21 @@ def train_corpora(
     artifacts_dir: Path,
     config: ModelConfig | None = None,
     evaluate: bool = True,
+    team_dir: Path | None = None,
 ) -> TrainResult:
-    """Import every corpus into a fresh scratch store, then train the reference model on it."""
+    """Import every corpus into a fresh scratch store, then train the reference model on it.
+
+    With `team_dir` (labels/data), the team's own labels join in (see with_team_labels).
+    """
     if not corpora_dir.is_dir():
         raise TrainingError(f"{corpora_dir}: no such corpora directory")
     _reset_scratch(scratch_dir)
     import_corpora(corpora_dir, LabelStore(scratch_dir))
-    return train_store(scratch_dir, artifacts_dir, config, evaluate=evaluate)
+    dataset = read_store(scratch_dir)
+    held_out: dict[str, pd.DataFrame] = {}
+    if team_dir is not None:
+        dataset, held_out = with_team_labels(dataset, read_store(team_dir))
+    return train_dataset(dataset, artifacts_dir, config or ModelConfig(), evaluate, held_out)
 
 
 SCRATCH_FILES = frozenset({"comments.jsonl", "annotations.jsonl"})

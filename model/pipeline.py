@@ -49,8 +49,12 @@ class ModelConfig:
     # Model selection runs on a stratified sample of at most this many rows per label.
     search_rows: int = 12_000
     search_folds: int = 3
-    # Prefer the cheaper feature set when it scores within this much PR-AUC of the best.
+    # Prefer the cheaper feature set when it scores within this much of the best.
     simpler_within: float = 0.005
+    # "loso": settings are chosen by leave-one-source-out ROC-AUC where a label's sample has
+    # loso_min_sources sources with both classes; "cv": by cross-validated PR-AUC.
+    select_by: str = "loso"
+    loso_min_sources: int = 3
     folds: int = 5
     calibration: str = "auto"  # "sigmoid", "isotonic" or "auto" (isotonic from isotonic_min_rows)
     isotonic_min_rows: int = 20_000

@@ -92,33 +92,70 @@ def _cv_section(report: Report) -> list[str]:
     return lines
 
 
-def _source_section(report: Report) -> list[str]:
-    if not any(report.by_source.get("model", {}).values()):
+def _source_section(report: Report, domains: bool = False) -> list[str]:
+    groups = report.by_domain if domains else report.by_source
+    if not any(groups.get("model", {}).values()):
         return []
+    kind = "domain" if domains else "source"
     lines = [
-        "## Leave-one-source-out",
+        f"## Leave-one-{kind}-out",
         "",
-        "Each source is held out in turn; the model is trained on all the others. "
-        "`flagged` is the share of the held-out comments at or above the review threshold "
+        f"Each {kind} is held out in turn; the model is trained on all the others"
+        + (" (every source of the domain is held out at once). " if domains else ". ")
+        + "`flagged` is the share of the held-out comments at or above the review threshold "
         "(its recall when the source has only positives, its false-alarm rate when only "
-        "negatives).",
+        "negatives). `gain` is the model's ROC-AUC minus the baseline's.",
         "",
     ]
-    for label, results in report.by_source["model"].items():
-        base = {r["source"]: r for r in report.by_source.get("baseline", {}).get(label, [])}
-        header = ["source", "n", "positives", "ROC-AUC", "baseline", "PR-AUC", "baseline"]
+    for label, results in groups["model"].items():
+        base = {r["source"]: r for r in groups.get("baseline", {}).get(label, [])}
+        header = [kind, "n", "positives", "ROC-AUC", "baseline", "gain", "PR-AUC", "baseline"]
         header += ["flagged", "baseline"]
         rows = []
         for r in results:
             b = base.get(r["source"], {})
+            gain = None
+            if r["roc_auc"] is not None and b.get("roc_auc") is not None:
+                gain = r["roc_auc"] - b["roc_auc"]
             rows.append(
                 [
-                    *(r["source"], r["n"], r["positives"], r["roc_auc"], b.get("roc_auc")),
+                    *(r["source"], r["n"], r["positives"], r["roc_auc"], b.get("roc_auc"), gain),
                     *(r["pr_auc"], b.get("pr_auc"), r["flagged"], b.get("flagged")),
                 ]
             )
+        aucs = [(r[3], r[4]) for r in rows if r[3] is not None and r[4] is not None]
+        if aucs:
+            mean = [float(np.mean([a for a, _ in aucs])), float(np.mean([b for _, b in aucs]))]
+            rows.append(["mean", "", "", *mean, mean[0] - mean[1], None, None, None, None])
         lines += [f"### {label}", "", *_table(header, rows)]
     return lines
+
+
+def _held_out_section(report: Report) -> list[str]:
+    if not report.held_out:
+        return []
+    lines = [
+        "## Held-out sets",
+        "",
+        "Labelled comments the model was never trained on, scored by the trained model. "
+        "`review or block` is the share at or above the review threshold.",
+        "",
+    ]
+    rows = [
+        [
+            name,
+            label,
+            m["n"],
+            m["positives"],
+            m.get("roc_auc"),
+            m.get("review_or_block"),
+            m.get("block"),
+        ]
+        for name, per_label in report.held_out.items()
+        for label, m in per_label.items()
+    ]
+    header = ["set", "label", "n", "positives", "ROC-AUC", "review or block", "block"]
+    return lines + _table(header, rows)
 
 
 def _behaviour_section(report: Report) -> list[str]:
@@ -138,6 +175,11 @@ def _behaviour_section(report: Report) -> list[str]:
         }
     rows = [[c, counts.get(c, ""), rate] for c, rate in report.behaviour.items()]
     lines += _table(["capability", "cases", "pass rate"], rows)
+    topics = report.behaviour_topics()
+    if topics:
+        names = sorted({t for per in topics.values() for t in per})
+        by_topic: list[list[Any]] = [[c, *[per.get(t) for t in names]] for c, per in topics.items()]
+        lines += ["Pass rate by topic:", "", *_table(["capability", *names], by_topic)]
     if report.behaviour_cases is not None:
         failed = report.behaviour_cases[~report.behaviour_cases["passed"]]
         if len(failed):
@@ -187,7 +229,8 @@ def render_markdown(report: Report) -> str:
         "(as the artifact does), so F1/MCC at them are slightly optimistic; AUCs are not.",
         "",
     ]
-    lines += _cv_section(report) + _source_section(report)
+    lines += _cv_section(report) + _source_section(report) + _source_section(report, True)
+    lines += _held_out_section(report)
     lines += _behaviour_section(report) + _bias_section(report)
     if report.notes:
         lines += ["## Notes", "", *[f"- {n}" for n in report.notes], ""]

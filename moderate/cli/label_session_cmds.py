@@ -15,7 +15,15 @@ from rich.table import Table
 
 from labels import rules as labelling_functions
 from labels import tui
-from labels.session import ORDERS, Scorer, Session, SessionError, guideline_summaries, ingest
+from labels.session import (
+    ORDERS,
+    Scorer,
+    Session,
+    SessionError,
+    guideline_summaries,
+    ingest,
+)
+from labels.session import pick as pick_comments
 from labels.store import LabelError, LabelStore, TornRecordWarning
 from moderate.cli.common import err_console, fail
 from moderate.settings import load_settings
@@ -30,6 +38,8 @@ def register(app: typer.Typer, labels_app: typer.Typer) -> None:
     """Add `label` to the app and `rules` to the `labels` group."""
     app.command("label")(label)
     labels_app.command("rules")(rules)
+    labels_app.command("pick")(pick)
+    labels_app.command("tasks")(tasks)
 
 
 def label(
@@ -84,6 +94,103 @@ def label(
         f"{summary.done}/{summary.total} done by {annotator}",
         highlight=False,
     )
+
+
+def pick(
+    source_store: Annotated[
+        Path, typer.Argument(help="Label store to pick from, e.g. build/corpora-store")
+    ],
+    n: Annotated[int, typer.Option("-n", help="How many comments to pick")],
+    source: Annotated[
+        list[str] | None, typer.Option(help="Only comments of this source (repeatable)")
+    ] = None,
+    data: DataOption = None,
+    random_share: Annotated[float, typer.Option(help="Share picked at random")] = 0.3,
+    seed: Annotated[int, typer.Option(help="Seed of the random share")] = 0,
+    max_chars: Annotated[int | None, typer.Option(help="Leave out longer comments")] = None,
+) -> None:
+    """Add comments from another store to the dataset, to be labelled by the team.
+
+    The model's least certain comments are picked (as --order uncertain
+    would show them) plus a share at random, so the labels stay
+    representative. Only text and provenance are copied: the source
+    store's labels stay behind. Without a model every pick is random.
+
+    Example: moderate labels pick build/corpora-store -n 1600 --source globe_c3
+    """
+    settings = load_settings()
+    target = LabelStore(data or settings.data_dir)
+    if not (source_store / "comments.jsonl").is_file():
+        fail(f"{source_store}: not a label store (no comments.jsonl)")
+    scorer, model_note = load_scorer(settings.artifacts_dir)
+    if model_note:
+        err_console.print(f"[yellow]warning:[/] {model_note}", highlight=False)
+    wanted = set(source or ())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TornRecordWarning)
+        pool = [
+            c
+            for c in LabelStore(source_store).comments()
+            if not wanted or c.get("source") in wanted
+        ]
+    try:
+        picked = pick_comments(
+            pool, n, random_share=random_share, scorer=scorer, seed=seed, max_chars=max_chars
+        )
+    except SessionError as exc:
+        fail(str(exc))
+    added = target.add_comments(picked.records)
+    typer.echo(
+        f"{len(picked.uncertain)} least certain and {len(picked.random)} random comments "
+        f"picked from {len(pool)}; {added} new in {target.root}"
+    )
+
+
+def tasks(
+    annotator: Annotated[str, typer.Option("--annotator", "-a", help="Whose queue")],
+    data: DataOption = None,
+    order: Annotated[str, typer.Option(help="file, random or uncertain")] = "file",
+    seed: Annotated[int, typer.Option(help="Seed of --order random")] = 0,
+    limit: Annotated[int | None, typer.Option(help="At most this many tasks")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines instead of text")] = False,
+) -> None:
+    """Print an annotator's queue, as `moderate label` would show it, for scripted labelling.
+
+    Each task has the comment id, the thread title and the comment it answers;
+    answer with `moderate labels set ID --toxic V --conspiracy V -a NAME`.
+    The queue shrinks as answers are written, so it resumes like the labeller.
+
+    Example: moderate labels tasks -a ana --limit 20
+    """
+    import json
+
+    settings = load_settings()
+    store = LabelStore(data or settings.data_dir)
+    scorer, _ = load_scorer(settings.artifacts_dir) if order == "uncertain" else (None, None)
+    try:
+        session = Session(store, annotator, order=order, seed=seed, scorer=scorer)
+    except SessionError as exc:
+        fail(str(exc))
+    shown = 0
+    for task in session.stream():
+        if limit is not None and shown >= limit:
+            break
+        shown += 1
+        if as_json:
+            record = {"id": task.id, "title": task.title, "previous": task.previous}
+            typer.echo(json.dumps({**record, "text": task.comment["text"]}, ensure_ascii=False))
+            continue
+        typer.echo(f"=== {task.id}  ({shown}; {session.done}/{session.total} done)")
+        if task.title:
+            typer.echo(f"title: {task.title}")
+        if task.previous:
+            typer.echo(f"previous: {_one_line(task.previous, 300)}")
+        typer.echo(task.comment["text"].strip() + "\n")
+
+
+def _one_line(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "\u2026"
 
 
 def load_scorer(artifacts_dir: Path) -> tuple[Scorer | None, str | None]:

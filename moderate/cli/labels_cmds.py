@@ -239,6 +239,25 @@ def register(app: typer.Typer) -> None:
             frame = stats.agreement(_data(data), annotators or None)
         _print_frame(frame, "Agreement on the comments they both (or several) answered")
 
+    @labels_app.command("merge")
+    def merge(
+        sources: Annotated[list[Path], typer.Argument(help="Label stores to merge in.")],
+        data: DataOption = None,
+    ) -> None:
+        """Merge other label stores (each annotator's own) into the dataset; repeatable.
+
+        Example: moderate labels merge build/labelling/ana build/labelling/ben
+        """
+        from labels.store import merge_stores
+
+        target = LabelStore(_data(data))
+        with _user_errors():
+            for source in sources:
+                if not (source / "comments.jsonl").is_file():
+                    raise LabelError(f"{source}: not a label store (no comments.jsonl)")
+                comments, answers = merge_stores(target, LabelStore(source))
+                typer.echo(f"{source}: {comments} new comments, {answers} new answers")
+
     @labels_app.command("export")
     def export(
         output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],

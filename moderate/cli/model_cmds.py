@@ -97,10 +97,16 @@ def register(app: typer.Typer) -> None:
         evaluate: bool = typer.Option(
             True, "--evaluate/--no-evaluate", help="Write the evaluation report too."
         ),
+        team: Path | None = typer.Option(
+            None,
+            "--team",
+            help="The team's label store to fold in: its labels on corpus comments train "
+            "(as source team_news), its thread-page labels are the held-out check.",
+        ),
     ) -> None:
         """Import every corpus into a scratch store and train the reference model on it.
 
-        Example: moderate train-corpora ../shared/corpora --scratch build/corpora-store
+        Example: moderate train-corpora ../shared/corpora --team labels/data
         """
         from model.jobs import load_config
         from model.jobs import train_corpora as run
@@ -113,6 +119,7 @@ def register(app: typer.Typer) -> None:
                 artifacts or settings.artifacts_dir,
                 load_config(config),
                 evaluate=evaluate,
+                team_dir=team,
             )
         except _user_errors() as error:
             fail(str(error))

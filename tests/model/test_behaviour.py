@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,15 +13,24 @@ from model.bias import run_bias
 from model.predict import Model
 from tests.conftest import CORPORA
 
+# The capabilities the team's suite must cover, each with at least 20 cases.
 REQUIRED = {
     "negation",
-    "counter_speech_quotation",
+    "counter_speech",
+    "quotation",
     "profanity_without_target",
+    "capitals",
     "obfuscated_insult",
-    "long_benign_one_insult",
     "identity_neutral_positive",
+    "slurs_dehumanisation",
+    "threats",
+    "insult_commenter",
+    "public_figure",
+    "conspiracy_claim",
     "conspiracy_debunking",
+    "critical_not_conspiracy",
 }
+TOPICS = {"geopolitics", "elections", "health", "finance", "media", "science"}
 
 
 @dataclass(frozen=True)
@@ -42,7 +52,12 @@ class ConstantScorer:
 def test_cases_cover_every_required_capability() -> None:
     cases = load_cases()
     counts = {c: sum(case.capability == c for case in cases) for c in REQUIRED}
-    assert all(n >= 6 for n in counts.values()), counts
+    assert all(n >= 20 for n in counts.values()), counts
+    assert len(cases) >= 300
+    for capability, least in (("conspiracy_claim", 8), ("conspiracy_debunking", 5)):
+        topics = Counter(c.topic for c in cases if c.capability == capability)
+        assert set(topics) == TOPICS and min(topics.values()) >= least, topics
+    assert all(c.topic in TOPICS for c in cases if c.label == "conspiracy")
     assert all(case.label in ("toxic", "conspiracy") for case in cases)
     assert all(case.expected in (0, 1) for case in cases)
     assert len({case.text for case in cases}) == len(cases)
@@ -69,21 +84,27 @@ def test_custom_cases() -> None:
     assert run_behaviour(ConstantScorer(0.6), cases) == {"x": 0.5}
 
 
-# Floors for the reference model (trained on ../shared/corpora), set about one case under the
-# lowest of two trainings on 2026-11-21 (in brackets) so that small changes to the model do
-# not fail the suite. The low
-# ones are known weaknesses of a bag-of-n-grams model, recorded in the model card; a floor
-# of 0.0 only documents that the capability is unsolved.
+# Floors for the reference model (trained on ../shared/corpora), set about one case under
+# its pass rate on 2026-12-01 (in brackets) so that small changes to the model do not fail
+# the suite. The low ones are known weaknesses of a bag-of-n-grams model, recorded in the
+# model card and in model/EXPERIMENTS.md.
 FLOORS = {
-    "negation": 0.33,  # [0.42] negated insults still score as insults
-    "counter_speech_quotation": 0.1,  # [0.20] quoting an insult reads as using it
-    "profanity_without_target": 0.3,  # [0.40] the corpora label swearing as toxic
-    "obfuscated_insult": 0.8,  # [0.90]
-    "long_benign_one_insult": 0.5,  # [0.67] one insult diluted by a long benign text
-    "identity_neutral_positive": 0.66,  # [0.75, 0.83]
-    "conspiracy_debunking": 0.0,  # [0.10, 0.30] debunking shares the claim's vocabulary
-    "conspiracy_claim": 0.83,  # [1.00]
-    "direct_insult": 0.83,  # [1.00]
+    "capitals": 0.9,  # [1.00]
+    "conspiracy_claim": 0.5,  # [0.58] claims outside COVID/5G are missed
+    "conspiracy_debunking": 0.45,  # [0.51] debunking shares the claim's vocabulary
+    "counter_speech": 0.65,  # [0.73]
+    "critical_not_conspiracy": 0.7,  # [0.79]
+    "direct_insult": 0.83,  # [0.92]
+    "identity_neutral_positive": 0.85,  # [0.91]
+    "insult_commenter": 0.8,  # [0.86]
+    "long_benign_one_insult": 0.4,  # [0.50] one insult diluted by a long benign text
+    "negation": 0.5,  # [0.58] negated insults still score as insults
+    "obfuscated_insult": 0.85,  # [0.91]
+    "profanity_without_target": 0.6,  # [0.68] the corpora label swearing as toxic
+    "public_figure": 0.9,  # [0.96]
+    "quotation": 0.4,  # [0.45] quoting an insult reads as using it
+    "slurs_dehumanisation": 0.65,  # [0.73]
+    "threats": 0.45,  # [0.50]
 }
 BPSN_FLOOR = 0.85  # [lowest 0.90: muslim, gay, transgender, disabled]
 

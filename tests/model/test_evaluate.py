@@ -16,11 +16,12 @@ from model.evaluate import (
     EvaluationError,
     Report,
     baseline_factory,
+    domain_of,
     evaluate,
     label_metrics,
     oof_probabilities,
 )
-from model.report import write_report
+from model.report import render_markdown, write_report
 
 INSULTS = ["idiot", "moron", "stupid", "loser", "pathetic", "disgusting", "clown", "fool"]
 PLAIN = [
@@ -221,3 +222,40 @@ def test_precomputed_out_of_fold_probabilities_are_reused() -> None:
     given["toxic"] = given["toxic"].iloc[1:]
     with pytest.raises(EvaluationError, match="miss rows"):
         evaluate(data, counts_factory, oof=given, baseline=False, by_source=False)
+
+
+def test_sources_of_one_domain_are_held_out_together() -> None:
+    data = synthetic_dataset()
+    renamed = {"forum": "stormfront", "tweets": "olid", "news": "davidson"}  # 2 tweet sources
+    data["source"] = data["source"].map(renamed)
+    result = evaluate(data, counts_factory, folds=3, baseline=False)
+    toxic = {r["source"]: r for r in result.by_domain["model"]["toxic"]}
+    assert set(toxic) == {"forums", "tweets"}
+    tweets = data["source"].isin(["olid", "davidson"]) & data["toxic"].notna()
+    assert toxic["tweets"]["n"] == tweets.sum()
+    assert domain_of("globe_c3") == domain_of("impermium") == "news comments"
+    assert domain_of("team_news") == "team news labels" and domain_of("mine") == "mine"
+
+
+def test_no_domain_table_when_every_source_is_its_own_domain(report: Report) -> None:
+    assert report.by_domain == {"model": {}, "baseline": {}}
+    assert "Leave-one-domain-out" not in render_markdown(report)
+
+
+def test_held_out_sets_are_scored_by_the_trained_model_only() -> None:
+    data = synthetic_dataset()
+    seeds = pd.DataFrame(
+        {
+            "text": ["you idiot moron", "the park by the river", "elites coverup plandemic"],
+            "toxic": [1.0, 0.0, np.nan],
+            "conspiracy": [np.nan, 0.0, 1.0],
+        }
+    )
+    result = evaluate(
+        data, counts_factory, folds=3, baseline=False, by_source=False, held_out={"seeds": seeds}
+    )
+    toxic = result.held_out["seeds"]["toxic"]
+    assert (toxic["n"], toxic["positives"], toxic["roc_auc"]) == (2, 1, 1.0)
+    assert result.held_out["seeds"]["conspiracy"]["n"] == 2
+    assert "## Held-out sets" in render_markdown(result)
+    assert result.to_dict()["held_out"]["seeds"]["toxic"]["roc_auc"] == 1.0

@@ -74,7 +74,7 @@ def test_same_data_and_config_give_the_same_metrics(
 def test_default_grid_picks_from_the_grid(dataset: pd.DataFrame) -> None:
     result = train(dataset, ModelConfig())
     selection = result.metadata["selection"]
-    assert len(selection["cv_pr_auc"]) == 4  # char on/off x min_df 1/2
+    assert len(selection["scores"]) == 4  # char on/off x min_df 1/2
     assert set(selection["C"].values()) <= set(ModelConfig().grid_C)
 
 

@@ -1,0 +1,181 @@
+"""Building a team dataset from a corpus: pick comments, label them from a queue, merge stores."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from labels.session import SessionError, pick
+from labels.store import Annotation, LabelError, LabelStore, load_dataset, merge_stores
+from moderate.cli import labels_cmds
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli() -> typer.Typer:
+    """The labels commands on a bare app."""
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        """Test app."""
+
+    labels_cmds.register(app)
+    return app
+
+
+def run(cli: typer.Typer, *args: str | Path) -> tuple[int, str]:
+    result = runner.invoke(cli, ["labels", *map(str, args)], terminal_width=200)
+    return result.exit_code, result.output
+
+
+def corpus(n: int = 40) -> list[dict[str, object]]:
+    return [
+        {
+            "id": f"c{i}",
+            "source": "globe_c3",
+            "thread": f"globe:{i % 3}",
+            "position": i,
+            "text": f"comment number {i}",
+            "meta": {"toxicity_characteristics": {"abusive": 2}},
+        }
+        for i in range(n)
+    ]
+
+
+def doubt_scorer(texts: Sequence[str]) -> list[dict[str, float]]:
+    """Comments numbered near 20 are the least certain (probability closest to 0.5)."""
+    return [{"toxic": 0.5 + abs(int(t.split()[-1]) - 20) / 50} for t in texts]
+
+
+def test_pick_takes_the_least_certain_and_a_random_share() -> None:
+    picked = pick(corpus(), 10, random_share=0.3, scorer=doubt_scorer, seed=1)
+    assert len(picked.random) == 3 and len(picked.uncertain) == 7
+    ids = [r["id"] for r in picked.records]
+    assert len(set(ids)) == 10
+
+    def doubt(record: dict[str, object]) -> int:
+        return abs(int(str(record["id"])[1:]) - 20)
+
+    rest = [c for c in corpus() if c["id"] not in {r["id"] for r in picked.random}]
+    closest = sorted(doubt(c) for c in rest)[:7]
+    assert sorted(doubt(r) for r in picked.uncertain) == closest
+    assert all("meta" not in r for r in picked.records)  # the crowd's votes stay behind
+    again = pick(corpus(), 10, random_share=0.3, scorer=doubt_scorer, seed=1)
+    assert [r["id"] for r in again.records] == ids
+
+
+def test_pick_without_a_model_is_random_and_checks_its_inputs() -> None:
+    picked = pick(corpus(), 5, scorer=None)
+    assert picked.uncertain == [] and len(picked.random) == 5
+    with pytest.raises(SessionError, match="only 40 comments to pick from, 50 asked for"):
+        pick(corpus(), 50)
+    with pytest.raises(SessionError, match="random share"):
+        pick(corpus(), 5, random_share=1.5)
+    long = [*corpus(3), {"id": "x", "source": "s", "text": "y" * 500}]
+    assert "x" not in {r["id"] for r in pick(long, 3, max_chars=100).records}
+
+
+def test_pick_command_copies_text_not_labels(tmp_path: Path, cli: typer.Typer) -> None:
+    source = LabelStore(tmp_path / "corpus")
+    source.add_comments(corpus())
+    source.add_comments([{"id": "o1", "source": "olid", "text": "a tweet"}])
+    source.annotate(
+        [
+            Annotation(f"c{i}", "toxic", 1, "import:globe_c3", origin="import:globe_c3")
+            for i in range(40)
+        ]
+    )
+    code, out = run(
+        cli,
+        "pick",
+        tmp_path / "corpus",
+        "-n",
+        "6",
+        "--source",
+        "globe_c3",
+        "--data",
+        tmp_path / "team",
+    )
+    assert code == 0, out
+    assert "6 new in" in out
+    team = LabelStore(tmp_path / "team")
+    picked = list(team.comments())
+    assert len(picked) == 6 and {c["source"] for c in picked} == {"globe_c3"}
+    assert list(team.annotations()) == []
+    code, out = run(cli, "pick", tmp_path / "nowhere", "-n", "1", "--data", tmp_path / "team")
+    assert code == 1 and "not a label store" in out
+
+
+def test_tasks_lists_the_queue_and_shrinks_as_answers_arrive(
+    tmp_path: Path, cli: typer.Typer
+) -> None:
+    store = LabelStore(tmp_path)
+    store.add_comments(corpus(4))
+    code, out = run(cli, "tasks", "-a", "ana", "--data", tmp_path, "--json")
+    assert code == 0, out
+    tasks = [json.loads(line) for line in out.splitlines()]
+    assert [t["id"] for t in tasks] == ["c0", "c1", "c2", "c3"]
+    assert tasks[3]["previous"] == "comment number 0"  # same article's discussion
+    code, out = run(
+        cli, "set", "c0", "--toxic", "0", "--conspiracy", "0", "-a", "ana", "--data", tmp_path
+    )
+    assert code == 0, out
+    code, out = run(cli, "tasks", "-a", "ana", "--data", tmp_path, "--limit", "1")
+    assert out.startswith("=== c1  (1; 1/4 done)") and "comment number 1" in out
+    code, out = run(cli, "tasks", "-a", "ben", "--data", tmp_path, "--limit", "1")
+    assert "=== c0" in out  # another annotator's queue is their own
+
+
+def test_merge_keeps_each_annotator_and_can_be_repeated(tmp_path: Path, cli: typer.Typer) -> None:
+    for name, value in (("ana", 1), ("eli", 0)):
+        own = LabelStore(tmp_path / name)
+        own.add_comments(corpus(2))
+        own.set_labels("c0", {"toxic": value, "conspiracy": 0}, name)
+    team = tmp_path / "team"
+    code, out = run(cli, "merge", tmp_path / "ana", tmp_path / "eli", "--data", team)
+    assert code == 0, out
+    assert (
+        "ana: 2 new comments, 2 new answers" in out and "eli: 0 new comments, 2 new answers" in out
+    )
+    code, out = run(cli, "merge", tmp_path / "ana", tmp_path / "eli", "--data", team)
+    assert "0 new comments, 0 new answers" in out
+    answers = {(a.annotator, a.label): a.value for a in LabelStore(team).annotations()}
+    assert answers == {
+        ("ana", "toxic"): 1,
+        ("ana", "conspiracy"): 0,
+        ("eli", "toxic"): 0,
+        ("eli", "conspiracy"): 0,
+    }
+    code, out = run(cli, "merge", tmp_path / "nowhere", "--data", team)
+    assert code == 1 and "not a label store" in out
+
+
+def test_merge_refuses_answers_about_unknown_comments(tmp_path: Path) -> None:
+    own = LabelStore(tmp_path / "own")
+    own.add_comments(corpus(1))
+    own.annotate([Annotation("ghost", "toxic", 1, "ana")])
+    with pytest.raises(LabelError, match="unknown comment ghost"):
+        merge_stores(LabelStore(tmp_path / "team"), own)
+
+
+def test_the_teams_answer_supersedes_an_imported_label(tmp_path: Path) -> None:
+    store = LabelStore(tmp_path)
+    store.add_comments(corpus(2))
+    imported = "import:globe_c3"
+    store.annotate(
+        [
+            Annotation("c0", "toxic", 1, imported, origin=imported),
+            Annotation("c1", "toxic", 1, imported, origin=imported),
+            Annotation("c0", "toxic", 0, "ana"),
+        ]
+    )
+    dataset = load_dataset(tmp_path).set_index("id")
+    assert dataset.loc["c0", "toxic"] == 0  # not a 1-1 tie with the crowd
+    assert dataset.loc["c1", "toxic"] == 1
