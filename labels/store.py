@@ -77,6 +77,34 @@ def parse_value(text: str) -> Value:
     return table[cleaned]
 
 
+def parse_answer_lines(lines: Iterable[str], name: str) -> list[tuple[str, dict[str, Value]]]:
+    """Lines of "ID TOXIC CONSPIRACY" (1, 0, unsure or none; '-' leaves a label alone).
+
+    Blank lines and lines starting with # are skipped; a bad line raises LabelError
+    naming `name` and the line number, before anything is written.
+    """
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        if len(fields) != 1 + len(LABELS):
+            raise LabelError(
+                f"{name}:{number}: expected ID {' '.join(label.upper() for label in LABELS)}, "
+                f"got {len(fields)} fields"
+            )
+        try:
+            answers = {
+                label: parse_value(v)
+                for label, v in zip(LABELS, fields[1:], strict=True)
+                if v != "-"
+            }
+        except LabelError as exc:
+            raise LabelError(f"{name}:{number}: {exc}") from None
+        rows.append((fields[0], answers))
+    return rows
+
+
 def check_origin(origin: str) -> None:
     """Raise LabelError unless origin is human, rule, model or import:<format>."""
     if origin in ("human", "rule", "model"):
@@ -301,6 +329,25 @@ class LabelStore:
         now = utc_now()
         written = [
             Annotation(comment_id, label, value, annotator, now, origin)
+            for label, value in answers.items()
+        ]
+        self.annotate(written)
+        return written
+
+    def set_many(
+        self, rows: Sequence[tuple[str, Mapping[str, Value]]], annotator: str
+    ) -> list[Annotation]:
+        """Record one annotator's answers for many comments in one append (all or nothing)."""
+        unknown = [cid for cid, _ in rows if not self.has_comment(cid)]
+        if unknown:
+            raise LabelError(
+                f"{len(unknown)} ids not in {self.comments_path}, e.g. {unknown[0]!r}; "
+                "nothing written"
+            )
+        now = utc_now()
+        written = [
+            Annotation(cid, label, value, annotator, now)
+            for cid, answers in rows
             for label, value in answers.items()
         ]
         self.annotate(written)

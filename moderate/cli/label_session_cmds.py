@@ -157,7 +157,8 @@ def tasks(
     """Print an annotator's queue, as `moderate label` would show it, for scripted labelling.
 
     Each task has the comment id, the thread title and the comment it answers;
-    answer with `moderate labels set ID --toxic V --conspiracy V -a NAME`.
+    answer with `moderate labels set ID --toxic V --conspiracy V -a NAME`, or many at
+    once with `moderate labels set --batch FILE -a NAME`.
     The queue shrinks as answers are written, so it resumes like the labeller.
 
     Example: moderate labels tasks -a ana --limit 20
@@ -184,8 +185,12 @@ def tasks(
         if task.title:
             typer.echo(f"title: {task.title}")
         if task.previous:
-            typer.echo(f"previous: {_one_line(task.previous, 300)}")
+            typer.echo(f"previous: {_one_line(task.previous, PREVIOUS_CHARS)}")
         typer.echo(task.comment["text"].strip() + "\n")
+
+
+# Annotators found 300 characters of the previous comment cut off what mattered.
+PREVIOUS_CHARS = 1200
 
 
 def _one_line(text: str, width: int) -> str:

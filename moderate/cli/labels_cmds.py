@@ -83,24 +83,46 @@ def register(app: typer.Typer) -> None:
 
     @labels_app.command("set")
     def set_labels(
-        comment_id: Annotated[str, typer.Argument(metavar="ID", help="Comment id in the store.")],
         annotator: Annotated[str, typer.Option("--annotator", "-a", help="Your name.")],
+        comment_id: Annotated[
+            str | None, typer.Argument(metavar="[ID]", help="Comment id in the store.")
+        ] = None,
         toxic: Annotated[
             str | None, typer.Option(help="1, 0, unsure, or none to withdraw an answer.")
         ] = None,
         conspiracy: Annotated[
             str | None, typer.Option(help="1, 0, unsure, or none to withdraw an answer.")
         ] = None,
+        batch: Annotated[
+            Path | None,
+            typer.Option(
+                "--batch",
+                help="File of 'ID TOXIC CONSPIRACY' lines ('-' = stdin): many answers, "
+                "one process, all or nothing.",
+            ),
+        ] = None,
         data: DataOption = None,
     ) -> None:
-        """Label one comment without the interactive labeller.
+        """Label comments without the interactive labeller: one, or a batch.
 
         Example: moderate labels set 3f2a9c0d1e4b5a67 --toxic 1 --conspiracy 0 --annotator ana
+
+        Example: printf '3f2a9c0d1e4b5a67 1 0\\n' | moderate labels set --batch - -a ana
         """
+        if (batch is None) == (comment_id is None):
+            fail("give either an ID with --toxic/--conspiracy, or --batch FILE")
+        store = LabelStore(_data(data))
         with _user_errors():
-            given = {"toxic": toxic, "conspiracy": conspiracy}
-            answers = {label: parse_value(v) for label, v in given.items() if v is not None}
-            written = LabelStore(_data(data)).set_labels(comment_id, answers, annotator)
+            if batch is not None:
+                written = _set_batch(store, batch, annotator)
+            else:
+                given = {"toxic": toxic, "conspiracy": conspiracy}
+                answers = {label: parse_value(v) for label, v in given.items() if v is not None}
+                written = store.set_labels(str(comment_id), answers, annotator)
+        if batch is not None:
+            comments = len({a.comment for a in written})
+            typer.echo(f"{len(written)} answers for {comments} comments by {annotator}")
+            return
         for a in written:
             typer.echo(f"{a.comment} {a.label}={a.value} by {a.annotator}")
 
@@ -282,6 +304,20 @@ def register(app: typer.Typer) -> None:
 
     label_session_cmds.register(app, labels_app)
     audit_cmds.register_audit(labels_app)
+
+
+def _set_batch(store: LabelStore, batch: Path, annotator: str) -> list[Any]:
+    import sys
+
+    from labels.store import parse_answer_lines
+
+    if str(batch) == "-":
+        return store.set_many(parse_answer_lines(sys.stdin, "<stdin>"), annotator)
+    try:
+        lines = batch.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LabelError(f"{batch}: cannot read: {exc}") from None
+    return store.set_many(parse_answer_lines(lines, str(batch)), annotator)
 
 
 def _split(origins: str) -> tuple[str, ...]:

@@ -179,3 +179,33 @@ def test_the_teams_answer_supersedes_an_imported_label(tmp_path: Path) -> None:
     dataset = load_dataset(tmp_path).set_index("id")
     assert dataset.loc["c0", "toxic"] == 0  # not a 1-1 tie with the crowd
     assert dataset.loc["c1", "toxic"] == 1
+
+
+def test_set_batch_writes_many_answers_in_one_process_or_none(
+    tmp_path: Path, cli: typer.Typer
+) -> None:
+    store = LabelStore(tmp_path)
+    store.add_comments(corpus(3))
+    answers = tmp_path / "answers.txt"
+    answers.write_text("# id toxic conspiracy\nc0 1 0\n\nc1 0 unsure\nc2 - 1\n")
+    code, out = run(cli, "set", "--batch", answers, "-a", "ana", "--data", tmp_path)
+    assert code == 0, out
+    assert "5 answers for 3 comments by ana" in out
+    latest = {(a.comment, a.label): a.value for a in LabelStore(tmp_path).latest().values()}
+    assert latest == {
+        ("c0", "toxic"): 1,
+        ("c0", "conspiracy"): 0,
+        ("c1", "toxic"): 0,
+        ("c1", "conspiracy"): "unsure",
+        ("c2", "conspiracy"): 1,
+    }
+    bad = tmp_path / "bad.txt"
+    bad.write_text("c0 0 0\nc1 yes 0\n")
+    code, out = run(cli, "set", "--batch", bad, "-a", "ben", "--data", tmp_path)
+    assert code == 1 and f"{bad}:2: value must be 1, 0, unsure or none" in out
+    bad.write_text("c0 0 0\nghost 1 1\n")
+    code, out = run(cli, "set", "--batch", bad, "-a", "ben", "--data", tmp_path)
+    assert code == 1 and "1 ids not in" in out and "nothing written" in out
+    assert not [a for a in LabelStore(tmp_path).annotations() if a.annotator == "ben"]
+    code, out = run(cli, "set", "-a", "ben", "--data", tmp_path)
+    assert code == 1 and "give either an ID" in out
