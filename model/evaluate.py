@@ -320,6 +320,24 @@ def _by_source(
     return results
 
 
+def _add_in_distribution(
+    entries: list[dict[str, Any]], dataset: pd.DataFrame, oof: pd.Series, label: str
+) -> None:
+    """Beside each held-out score, the cross-validated one on the same source's rows.
+
+    The gap between the two is how much of a source's score came from seeing that source.
+    """
+    frame = dataset.set_index("id")
+    for entry in entries:
+        rows = frame.index[(frame["source"].astype(str) == entry["source"]).to_numpy()]
+        y = frame.loc[rows, label]
+        p = oof.reindex(rows)
+        known = (y.notna() & p.notna()).to_numpy()
+        ys = y.to_numpy()[known].astype(int)
+        both = len(np.unique(ys)) == 2
+        entry["cv_roc_auc"] = float(roc_auc_score(ys, p.to_numpy()[known])) if both else None
+
+
 def config_factory(config: Any = None) -> Factory:
     """A factory for the project's pipeline (model.pipeline.build_pipeline) with `config`."""
     from model.pipeline import ModelConfig, build_pipeline
@@ -432,6 +450,7 @@ def evaluate(
                 review = metrics[name][label]["review"]["threshold"]
                 w = weights if name == "model" else None
                 sources[name][label] = _by_source(dataset, f, label, review, n_jobs, notes, w)
+                _add_in_distribution(sources[name][label], dataset, probs[name][label], label)
             if by_source and by_domain:
                 domains[name][label] = _by_source(
                     dataset, f, label, review, n_jobs, notes, w, groups="domain"

@@ -18,12 +18,19 @@ Floats = NDArray[np.float64]
 
 
 def choose_thresholds(
-    y: Floats, p: Floats, block_precision: float = 0.9, review_recall: float = 0.9
+    y: Floats,
+    p: Floats,
+    block_precision: float = 0.9,
+    review_recall: float = 0.9,
+    typical: Floats | None = None,
+    review_max_share: float = 1.0,
 ) -> tuple[dict[str, float], dict[str, str]]:
     """Thresholds and the rule that gave each.
 
     block: lowest threshold with precision >= block_precision (else the max-F1 point);
-    review: highest threshold with recall >= review_recall, never above block.
+    review: highest threshold with recall >= review_recall, never above block, and raised
+    when needed so that at most `review_max_share` of `typical` (the out-of-fold
+    probabilities of an ordinary comment section) lands in review or block.
     """
     precision, recall, thresholds = precision_recall_curve(y, p)
     precision, recall = precision[:-1], recall[:-1]
@@ -38,6 +45,14 @@ def choose_thresholds(
     covered = np.flatnonzero(recall >= review_recall)
     review = float(thresholds[covered[-1]]) if covered.size else float(thresholds[0])
     review_rule = f"highest threshold with out-of-fold recall >= {review_recall}"
+    if typical is not None and len(typical) and review_max_share < 1.0:
+        cap = float(np.quantile(typical, 1.0 - review_max_share, method="higher"))
+        if cap > review:
+            review = cap
+            review_rule += (
+                f", raised so that at most {review_max_share:.0%} of a typical comment "
+                f"section ({len(typical)} in-domain comments) is flagged"
+            )
     if review > block:
         review, review_rule = block, f"{review_rule}, capped at block"
     return {"review": review, "block": block}, {"review": review_rule, "block": block_rule}

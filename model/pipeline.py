@@ -60,6 +60,11 @@ class ModelConfig:
     isotonic_min_rows: int = 20_000
     block_precision: float = 0.9
     review_recall: float = 0.9
+    # The review band may hold at most this share of a typical comment section: the rows
+    # of `typical_source` (the team's news-comment labels) when training has them.
+    review_max_share: float = 0.25
+    typical_source: str = "team_news"
+    typical_min_rows: int = 200
     source_weights: Mapping[str, float] = field(default_factory=_default_source_weights)
     max_iter: int = 1000
     # From this many rows a label is learnt by SGD (log loss, same objective as logistic

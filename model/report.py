@@ -104,13 +104,19 @@ def _source_section(report: Report, domains: bool = False) -> list[str]:
         + (" (every source of the domain is held out at once). " if domains else ". ")
         + "`flagged` is the share of the held-out comments at or above the review threshold "
         "(its recall when the source has only positives, its false-alarm rate when only "
-        "negatives). `gain` is the model's ROC-AUC minus the baseline's.",
+        "negatives). `gain` is the model's ROC-AUC minus the baseline's"
+        + (
+            "."
+            if domains
+            else "; `cross-validated` is the model's out-of-fold ROC-AUC on the same "
+            "source when it is part of the training data."
+        ),
         "",
     ]
     for label, results in groups["model"].items():
         base = {r["source"]: r for r in groups.get("baseline", {}).get(label, [])}
         header = [kind, "n", "positives", "ROC-AUC", "baseline", "gain", "PR-AUC", "baseline"]
-        header += ["flagged", "baseline"]
+        header += ["flagged", "baseline"] + ([] if domains else ["cross-validated"])
         rows = []
         for r in results:
             b = base.get(r["source"], {})
@@ -121,12 +127,13 @@ def _source_section(report: Report, domains: bool = False) -> list[str]:
                 [
                     *(r["source"], r["n"], r["positives"], r["roc_auc"], b.get("roc_auc"), gain),
                     *(r["pr_auc"], b.get("pr_auc"), r["flagged"], b.get("flagged")),
+                    *([] if domains else [r.get("cv_roc_auc")]),
                 ]
             )
         aucs = [(r[3], r[4]) for r in rows if r[3] is not None and r[4] is not None]
         if aucs:
             mean = [float(np.mean([a for a, _ in aucs])), float(np.mean([b for _, b in aucs]))]
-            rows.append(["mean", "", "", *mean, mean[0] - mean[1], None, None, None, None])
+            rows.append(["mean", "", "", *mean, mean[0] - mean[1]] + [None] * (len(header) - 6))
         lines += [f"### {label}", "", *_table(header, rows)]
     return lines
 

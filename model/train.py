@@ -306,7 +306,12 @@ def train(dataset: pd.DataFrame, config: ModelConfig | None = None) -> Trained:
         classifier.fit(X_all[index], y, sample_weight=weights[index])
         p = classifier.oof_proba_
         thresholds[label], rules[label] = choose_thresholds(
-            y, p, config.block_precision, config.review_recall
+            y,
+            p,
+            config.block_precision,
+            config.review_recall,
+            typical=_typical(dataset, index, p, config),
+            review_max_share=config.review_max_share,
         )
         metrics[label] = headline_metrics(y, p, thresholds[label])
         oof[label] = pd.DataFrame({"id": dataset["id"].to_numpy()[index], "y": y, "p": p})
@@ -333,6 +338,16 @@ def train(dataset: pd.DataFrame, config: ModelConfig | None = None) -> Trained:
         "training_seconds": round(time.perf_counter() - started, 2),
     }
     return Trained(pipelines=pipelines, thresholds=thresholds, metadata=metadata, oof=oof)
+
+
+def _typical(
+    dataset: pd.DataFrame, index: NDArray[np.int64], p: Floats, config: ModelConfig
+) -> Floats | None:
+    """The out-of-fold probabilities of the typical comment section's rows, if enough."""
+    if "source" not in dataset.columns:
+        return None
+    mine = dataset["source"].astype(str).to_numpy()[index] == config.typical_source
+    return p[mine] if mine.sum() >= config.typical_min_rows else None
 
 
 def _source_counts(dataset: pd.DataFrame) -> dict[str, int]:

@@ -259,3 +259,9 @@ def test_held_out_sets_are_scored_by_the_trained_model_only() -> None:
     assert result.held_out["seeds"]["conspiracy"]["n"] == 2
     assert "## Held-out sets" in render_markdown(result)
     assert result.to_dict()["held_out"]["seeds"]["toxic"]["roc_auc"] == 1.0
+
+
+def test_each_source_also_has_its_cross_validated_score(report: Report) -> None:
+    for entry in report.by_source["model"]["toxic"]:
+        assert 0.5 < entry["cv_roc_auc"] <= 1.0
+    assert "cross-validated" in render_markdown(report)

@@ -122,6 +122,20 @@ def test_pick_thresholds_block_at_precision_and_review_at_recall() -> None:
     assert "precision" in rules["block"]
 
 
+def test_review_is_raised_so_a_typical_section_is_not_swallowed() -> None:
+    y = np.array([0, 0, 0, 0, 1, 0, 1, 1, 1, 1], dtype=float)
+    p = np.linspace(0.05, 0.95, 10)
+    typical = np.linspace(0.0, 0.7, 100)  # an ordinary comment section, mostly low scores
+    chosen, rules = choose_thresholds(y, p, 0.9, 0.9, typical=typical, review_max_share=0.2)
+    assert (typical >= chosen["review"]).mean() <= 0.2
+    assert chosen["review"] > p[4] and "typical comment section" in rules["review"]
+    loose, _ = choose_thresholds(y, p, 0.9, 0.9, typical=typical, review_max_share=0.9)
+    assert loose["review"] == pytest.approx(p[4])  # the cap only ever raises review
+    high = np.full(50, 0.99)
+    capped, rules = choose_thresholds(y, p, 0.9, 0.9, typical=high, review_max_share=0.1)
+    assert capped["review"] == capped["block"] and "capped at block" in rules["review"]
+
+
 def test_pick_thresholds_falls_back_to_max_f1() -> None:
     y = np.array([1, 0, 1, 0, 1, 0], dtype=float)
     p = np.array([0.9, 0.9, 0.8, 0.8, 0.7, 0.7])
