@@ -241,6 +241,25 @@ def _jigsaw(record: Record) -> Decision:
     return int(any(record[c].strip() == "1" for c in JIGSAW_COLUMNS))
 
 
+def _davidson(record: Record) -> Decision:
+    # Class 1 is "offensive language" (77 % of the corpus): mostly profanity and slurs in
+    # songs, jokes and banter, which GUIDELINES.md does not call toxic without a target,
+    # mixed with real insults. Left unknown, it no longer teaches "swearing = toxic" nor
+    # "tweet = toxic"; leave-one-source-out improved without it (model/EXPERIMENTS.md).
+    if record["class"].strip() == "1":
+        return "class=1 (offensive language)"
+    return _mapping("class", {"0": 1, "2": 0})(record)
+
+
+def _olid(record: Record) -> Decision:
+    # subtask_b UNT is offensive language aimed at nobody ("what the f*** is this"): by
+    # GUIDELINES.md profanity without a target is not toxic, and OLID's annotators were
+    # not asked whether it attacks anyone, so it is left unknown rather than called 0.
+    if record.get("subtask_b", "").strip() == "UNT":
+        return "subtask_b=UNT (untargeted)"
+    return _mapping("subtask_a", {"OFF": 1, "NOT": 0})(record)
+
+
 def _civil(record: Record) -> Decision:
     column = "target" if "target" in record else "toxicity"
     return _at_least(column, 0.5)(record)
@@ -520,21 +539,16 @@ FORMATS: dict[str, Format] = {
         Format(
             "davidson",
             "toxic",
-            _table(_csv(), _col("tweet"), _mapping("class", {"0": 1, "1": 1, "2": 0}), _col("")),
+            _table(_csv(), _col("tweet"), _davidson, _col("")),
             ("davidson*.csv",),
-            "Davidson tweets: class 0 hate or 1 offensive -> 1, 2 neither -> 0",
+            "Davidson tweets: class 0 hate -> 1, 2 neither -> 0; 1 offensive unknown",
         ),
         Format(
             "olid",
             "toxic",
-            _table(
-                _csv(delimiter="\t"),
-                _col("tweet"),
-                _mapping("subtask_a", {"OFF": 1, "NOT": 0}),
-                _col("id"),
-            ),
+            _table(_csv(delimiter="\t"), _col("tweet"), _olid, _col("id")),
             ("olid*.tsv",),
-            "OLID (tab-separated): subtask_a OFF -> 1, NOT -> 0",
+            "OLID (tab-separated): subtask_a OFF -> 1, NOT -> 0; untargeted OFF unknown",
         ),
         Format(
             "youtoxic",

@@ -80,9 +80,8 @@ CASES: list[tuple[str, str, dict[str, int], dict[str, int]]] = [
         {
             "!!! RT @someone: Lovely weather for a walk &amp; a coffee": 0,
             "RT @troll: those people should all be thrown out": 1,
-            '@friend shut your mouth you stupid "genius"': 1,
         },
-        {},
+        {"class=1 (offensive language)": 1},
     ),
     (
         "olid",
@@ -90,9 +89,9 @@ CASES: list[tuple[str, str, dict[str, int], dict[str, int]]] = [
         {
             "@USER You are a disgrace to this country URL": 1,
             "@USER Thanks for the kind words, see you soon": 0,
-            '@USER Someone should\'ve"said" something, what a dumb mess': 1,
         },
-        {},
+        # offensive but aimed at nobody: profanity without a target is not toxic
+        {"subtask_b=UNT (untargeted)": 1},
     ),
     (
         "youtoxic",
@@ -432,9 +431,9 @@ def test_every_shared_corpus_imports(tmp_path: Path, corpora: Path) -> None:
         assert report.problems == []
         assert report.labelled >= 0.7 * report.rows, report.summary()
     dataset = load_dataset(tmp_path)
-    assert 110_000 < dataset["toxic"].notna().sum() < 120_000
+    assert 90_000 < dataset["toxic"].notna().sum() < 100_000  # Davidson's offensive unknown
     assert 15_000 < dataset["conspiracy"].notna().sum() < 17_000  # with PAN 2024 in full
-    assert 0.3 < dataset["toxic"].mean() < 0.45
+    assert 0.2 < dataset["toxic"].mean() < 0.35
 
 
 def test_c3_threshold_and_phillips_neutral_stance_are_options(tmp_path: Path, corpus: Path) -> None:

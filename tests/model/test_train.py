@@ -104,11 +104,12 @@ def test_few_minority_rows_lower_the_number_of_folds(dataset: pd.DataFrame) -> N
     assert result.metadata["selection"]["learner"]["toxic"]["folds"] == 3
 
 
-def test_davidson_is_down_weighted_by_default(dataset: pd.DataFrame) -> None:
+def test_source_weights_apply_per_row(dataset: pd.DataFrame) -> None:
     from model.train import sample_weights
 
     tweets = dataset.assign(source=["davidson"] * 5 + list(dataset["source"][5:]))
-    weights = sample_weights(tweets, ModelConfig())
+    assert set(sample_weights(tweets, ModelConfig())) == {1.0}  # no source down-weighted
+    weights = sample_weights(tweets, ModelConfig(source_weights={"davidson": 0.25}))
     assert weights[:5].tolist() == [0.25] * 5 and set(weights[5:]) == {1.0}
 
 
