@@ -8,31 +8,10 @@ from pathlib import Path
 
 import pytest
 import typer
-from typer.testing import CliRunner
 
 from labels.session import SessionError, pick
 from labels.store import Annotation, LabelError, LabelStore, load_dataset, merge_stores
-from moderate.cli import labels_cmds
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def cli() -> typer.Typer:
-    """The labels commands on a bare app."""
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """Test app."""
-
-    labels_cmds.register(app)
-    return app
-
-
-def run(cli: typer.Typer, *args: str | Path) -> tuple[int, str]:
-    result = runner.invoke(cli, ["labels", *map(str, args)], terminal_width=200)
-    return result.exit_code, result.output
+from tests.labels.cli import run
 
 
 def corpus(n: int = 40) -> list[dict[str, object]]:

@@ -7,31 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import typer
-from typer.testing import CliRunner
 
 from labels.store import Annotation, LabelStore
-from moderate.cli import labels_cmds
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def cli() -> typer.Typer:
-    """The labels commands on a bare app."""
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """Test app."""
-
-    labels_cmds.register(app)
-    return app
-
-
-def run(cli: typer.Typer, *args: str | Path) -> tuple[int, str]:
-    """Run `moderate labels ...`; return the exit code and stdout + stderr, unwrapped."""
-    result = runner.invoke(cli, ["labels", *map(str, args)], terminal_width=200)
-    return result.exit_code, result.output
+from tests.labels.cli import run
 
 
 def has(out: str, text: str) -> bool:
