@@ -429,6 +429,9 @@ def test_every_shared_corpus_imports(tmp_path: Path, corpora: Path) -> None:
     assert {name: r.rows for name, r in reports.items()} == expected_rows
     for report in reports.values():
         assert report.problems == []
+        if report.path.name == "davidson_tweets.csv":  # 77 % "offensive language", unknown
+            assert report.skipped == {"class=1 (offensive language)": 19_190}
+            continue
         assert report.labelled >= 0.7 * report.rows, report.summary()
     dataset = load_dataset(tmp_path)
     assert 90_000 < dataset["toxic"].notna().sum() < 100_000  # Davidson's offensive unknown
