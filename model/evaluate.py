@@ -278,7 +278,7 @@ def _note(notes: list[str] | None, message: str) -> None:
         notes.append(message)
 
 
-def _by_source(
+def leave_group_out(
     dataset: pd.DataFrame,
     factory: Factory,
     label: str,
@@ -449,10 +449,10 @@ def evaluate(
             if by_source:
                 review = metrics[name][label]["review"]["threshold"]
                 w = weights if name == "model" else None
-                sources[name][label] = _by_source(dataset, f, label, review, n_jobs, notes, w)
+                sources[name][label] = leave_group_out(dataset, f, label, review, n_jobs, notes, w)
                 _add_in_distribution(sources[name][label], dataset, probs[name][label], label)
             if by_source and by_domain:
-                domains[name][label] = _by_source(
+                domains[name][label] = leave_group_out(
                     dataset, f, label, review, n_jobs, notes, w, groups="domain"
                 )
     if not any(metrics["model"].values()):

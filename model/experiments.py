@@ -16,30 +16,23 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from joblib import Parallel, delayed
-from sklearn.metrics import roc_auc_score
 
 from labels.store import load_dataset
-from model import engine
-from model.features import idf_of
+from model.evaluate import baseline_factory, leave_group_out
 from model.pipeline import ModelConfig, featurizer, linear_classifier
-
-Weights = Callable[[pd.DataFrame], np.ndarray]
+from model.train import held_out_aucs
 
 
 def features(texts: list[str], config: ModelConfig) -> sp.csr_matrix:
     """The engine's TF-IDF of every text, IDF learnt on all of them."""
-    spec = featurizer(config).spec
-    df = engine.document_frequency(texts, spec)
-    return engine.transform(texts, spec, idf_of(df, len(texts), spec, config.min_df))
+    return featurizer(config).fit_transform(texts)
 
 
 def source_weights(rows: pd.DataFrame, config: ModelConfig) -> np.ndarray:
@@ -48,7 +41,7 @@ def source_weights(rows: pd.DataFrame, config: ModelConfig) -> np.ndarray:
     return rows["source"].astype(str).map(table).fillna(1.0).to_numpy(float)
 
 
-def balanced_weights(rows: pd.DataFrame, label: str, power: float = 1.0) -> np.ndarray:
+def balanced_weights(rows: pd.DataFrame, power: float = 1.0) -> np.ndarray:
     """Weights giving each source the same total weight (power 1) or a partial step to it.
 
     Within a source the classes are balanced later by the learner's class weights; here a
@@ -57,20 +50,6 @@ def balanced_weights(rows: pd.DataFrame, label: str, power: float = 1.0) -> np.n
     counts = rows["source"].astype(str).map(rows["source"].astype(str).value_counts())
     mean = len(rows) / rows["source"].nunique()
     return np.asarray((mean / counts.to_numpy(float)) ** power)
-
-
-def _fit_score(
-    X: sp.csr_matrix,
-    y: np.ndarray,
-    w: np.ndarray,
-    train: np.ndarray,
-    test: np.ndarray,
-    C: float,
-    config: ModelConfig,
-) -> np.ndarray:
-    model = linear_classifier(config, C, sgd=int(train.sum()) >= config.sgd_min_rows)
-    model.fit(X[train], y[train], sample_weight=w[train])
-    return model.decision_function(X[test])
 
 
 def loso(
@@ -84,30 +63,18 @@ def loso(
     n_jobs: int = 2,
 ) -> dict[str, float]:
     """ROC-AUC per held-out group (source or domain) of a model fit on the other groups."""
-    y = rows[label].to_numpy().astype(int)
+    y = rows[label].to_numpy().astype(float)
     g = rows[groups].astype(str).to_numpy()
     w = np.ones(len(y)) if weights is None else weights
     held = [s for s in sorted(set(g)) if len(np.unique(y[g == s])) == 2]
-    scores = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(_fit_score)(X, y, w, g != s, g == s, C, config) for s in held
-    )
-    return {s: float(roc_auc_score(y[g == s], p)) for s, p in zip(held, scores, strict=True)}
+    learner = linear_classifier(config, C, sgd=len(y) >= config.sgd_min_rows)
+    return held_out_aucs(learner, X, y, w, g, held, n_jobs)
 
 
 def baseline_loso(rows: pd.DataFrame, label: str, groups: str = "source") -> dict[str, float]:
     """The naive baseline (TfidfVectorizer + LogisticRegression, defaults) per held-out group."""
-    from model.evaluate import baseline_factory
-
-    y = rows[label].to_numpy().astype(int)
-    g = rows[groups].astype(str).to_numpy()
-    texts = rows["text"].to_numpy()
-    out = {}
-    for s in sorted(set(g)):
-        if len(np.unique(y[g == s])) < 2:
-            continue
-        model = baseline_factory().fit(list(texts[g != s]), y[g != s])
-        out[s] = float(roc_auc_score(y[g == s], model.predict_proba(list(texts[g == s]))[:, 1]))
-    return out
+    entries = leave_group_out(rows, baseline_factory, label, 0.5, 1, [], groups=groups)
+    return {e["source"]: e["roc_auc"] for e in entries if e["roc_auc"] is not None}
 
 
 def summary(
@@ -144,8 +111,8 @@ def main() -> None:  # pragma: no cover - a research entry point
     X = features(rows["text"].astype(str).tolist(), config)
     w = source_weights(rows, config)
     if args.balanced:
-        w = w * balanced_weights(rows, args.label, args.balanced)
-    scores = loso(rows, X, args.label, replace(config), w, args.C)
+        w = w * balanced_weights(rows, args.balanced)
+    scores = loso(rows, X, args.label, config, w, args.C)
     base = baseline_loso(rows, args.label) if args.baseline else None
     result = {
         "scores": scores,

@@ -121,10 +121,8 @@ def with_team_labels(
     """
     from_corpus = team["source"].astype(str).isin(FORMATS)
     relabelled = team[from_corpus].assign(source=TEAM_SOURCE)
-    texts = set(relabelled["text"].astype(str).str.split().str.join(" "))
-    same = corpus["id"].isin(relabelled["id"]) | corpus["text"].astype(str).str.split().str.join(
-        " "
-    ).isin(texts)
+    texts = set(_squeezed(relabelled["text"]))
+    same = corpus["id"].isin(relabelled["id"]) | _squeezed(corpus["text"]).isin(texts)
     combined = pd.concat([corpus[~same], relabelled], ignore_index=True)
     held_out = {SEED_SET: team[~from_corpus]} if (~from_corpus).any() else {}
     return combined, held_out
@@ -170,6 +168,11 @@ def train_corpora(
     if team_dir is not None:
         dataset, held_out = with_team_labels(dataset, read_store(team_dir))
     return train_dataset(dataset, artifacts_dir, config or ModelConfig(), evaluate, held_out)
+
+
+def _squeezed(texts: pd.Series) -> pd.Series:
+    """Texts with runs of whitespace made one space: the same comment copied twice."""
+    return texts.astype(str).str.split().str.join(" ")
 
 
 SCRATCH_FILES = frozenset({"comments.jsonl", "annotations.jsonl"})

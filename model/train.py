@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from joblib import Parallel, delayed
 from numpy.typing import NDArray
 from sklearn.base import clone
 from sklearn.metrics import average_precision_score, roc_auc_score
@@ -156,7 +157,8 @@ def select(
                 sgd = len(index) >= config.sgd_min_rows  # the learner the full label gets
                 learner = linear_classifier(config, C, sgd=sgd)
                 if held and groups is not None:
-                    score = _loso_auc(learner, X, y, weights[rows], groups, held)
+                    aucs = held_out_aucs(learner, X, y, weights[rows], groups, held)
+                    score = float(np.mean(list(aucs.values())))
                 else:
                     decision = cross_val_predict(
                         learner,
@@ -183,16 +185,24 @@ def _held_sources(groups: NDArray[Any] | None, y: Floats, config: ModelConfig) -
     return held if len(held) >= config.loso_min_sources else []
 
 
-def _loso_auc(
-    learner: Any, X: Any, y: Floats, w: Floats, groups: NDArray[Any], held: list[str]
-) -> float:
-    """Mean ROC-AUC over held-out sources of the learner fit on the other sources."""
-    aucs = []
-    for source in held:
+def held_out_aucs(
+    learner: Any,
+    X: Any,
+    y: Floats,
+    w: Floats,
+    groups: NDArray[Any],
+    held: Sequence[str],
+    n_jobs: int = 1,
+) -> dict[str, float]:
+    """ROC-AUC of each held-out source for the learner fit on the other sources."""
+
+    def one(source: str) -> float:
         test = groups == source
         fitted = clone(learner).fit(X[~test], y[~test], sample_weight=w[~test])
-        aucs.append(roc_auc_score(y[test], fitted.decision_function(X[test])))
-    return float(np.mean(aucs))
+        return float(roc_auc_score(y[test], fitted.decision_function(X[test])))
+
+    scores = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(one)(s) for s in held)
+    return dict(zip(held, scores, strict=True))
 
 
 CRITERIA = {
