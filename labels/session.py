@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -321,19 +321,26 @@ def pick(
     scorer: Scorer | None = None,
     seed: int = 0,
     max_chars: int | None = None,
+    label: str | None = None,
+    exclude: Collection[str] = (),
 ) -> Picked:
     """Choose n comments to label: the model's least certain ones and a share at random.
 
     The random share keeps the labelled set representative (the uncertain ones alone
     over-sample the model's blind spots); without a scorer every pick is random.
     `max_chars` leaves out very long comments, which cost an annotator the most.
+    `label` ranks by that label's doubt alone: a rare label (conspiracy, 3 % of news
+    comments) is otherwise crowded out by the common one's doubts. Comments whose id is
+    in `exclude` (those already in the dataset) are never picked again.
     """
     if not 0.0 <= random_share <= 1.0:
         raise SessionError(f"the random share must be between 0 and 1, not {random_share}")
     pool = [
         {key: c[key] for key in PICKED_FIELDS if key in c}
         for c in comments
-        if c.get("text", "").strip() and (max_chars is None or len(c["text"]) <= max_chars)
+        if c.get("text", "").strip()
+        and (max_chars is None or len(c["text"]) <= max_chars)
+        and c.get("id") not in exclude
     ]
     if len(pool) < n:
         raise SessionError(f"only {len(pool)} comments to pick from, {n} asked for")
@@ -344,5 +351,9 @@ def pick(
     if scorer is None or at_random == n:
         return Picked([], chosen)
     probabilities = scorer([c["text"] for c in rest])
+    if label is not None:
+        if probabilities and label not in probabilities[0]:
+            raise SessionError(f"the model does not predict {label!r}")
+        probabilities = [{label: p[label]} for p in probabilities]
     doubt = sorted(range(len(rest)), key=lambda i: _margin(probabilities[i]))
     return Picked([rest[i] for i in doubt[: n - at_random]], chosen)

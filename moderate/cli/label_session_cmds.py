@@ -24,7 +24,7 @@ from labels.session import (
     ingest,
 )
 from labels.session import pick as pick_comments
-from labels.store import LabelError, LabelStore, TornRecordWarning
+from labels.store import LABELS, LabelError, LabelStore, TornRecordWarning
 from moderate.cli.common import err_console, fail
 from moderate.settings import load_settings
 from seeds.errors import InputError
@@ -108,6 +108,9 @@ def pick(
     random_share: Annotated[float, typer.Option(help="Share picked at random")] = 0.3,
     seed: Annotated[int, typer.Option(help="Seed of the random share")] = 0,
     max_chars: Annotated[int | None, typer.Option(help="Leave out longer comments")] = None,
+    label: Annotated[
+        str | None, typer.Option(help="Rank by this label's doubt alone (a rare label)")
+    ] = None,
 ) -> None:
     """Add comments from another store to the dataset, to be labelled by the team.
 
@@ -115,6 +118,8 @@ def pick(
     would show them) plus a share at random, so the labels stay
     representative. Only text and provenance are copied: the source
     store's labels stay behind. Without a model every pick is random.
+    Comments already in the dataset are not picked again, so a second
+    round brings new ones.
 
     Example: moderate labels pick build/corpora-store -n 1600 --source globe_c3
     """
@@ -122,12 +127,15 @@ def pick(
     target = LabelStore(data or settings.data_dir)
     if not (source_store / "comments.jsonl").is_file():
         fail(f"{source_store}: not a label store (no comments.jsonl)")
+    if label is not None and label not in LABELS:
+        fail(f"unknown label {label!r}; the labels are {', '.join(LABELS)}")
     scorer, model_note = load_scorer(settings.artifacts_dir)
     if model_note:
         err_console.print(f"[yellow]warning:[/] {model_note}", highlight=False)
     wanted = set(source or ())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TornRecordWarning)
+        present = {str(c["id"]) for c in target.comments()}
         pool = [
             c
             for c in LabelStore(source_store).comments()
@@ -135,7 +143,14 @@ def pick(
         ]
     try:
         picked = pick_comments(
-            pool, n, random_share=random_share, scorer=scorer, seed=seed, max_chars=max_chars
+            pool,
+            n,
+            random_share=random_share,
+            scorer=scorer,
+            seed=seed,
+            max_chars=max_chars,
+            label=label,
+            exclude=present,
         )
     except SessionError as exc:
         fail(str(exc))

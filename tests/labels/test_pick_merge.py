@@ -50,6 +50,26 @@ def test_pick_takes_the_least_certain_and_a_random_share() -> None:
     assert [r["id"] for r in again.records] == ids
 
 
+def two_label_scorer(texts: Sequence[str]) -> list[dict[str, float]]:
+    """Toxic is in some doubt everywhere, most near 20; conspiracy is in doubt near 5 only."""
+    numbers = [int(t.split()[-1]) for t in texts]
+    return [
+        {"toxic": 0.5 + abs(k - 20) / 1000, "conspiracy": 0.55 + abs(k - 5) / 50} for k in numbers
+    ]
+
+
+def test_pick_by_one_label_and_never_twice() -> None:
+    def uncertain(**options: object) -> list[str]:
+        picked = pick(corpus(), 3, random_share=0.0, scorer=two_label_scorer, **options)  # type: ignore[arg-type]
+        return sorted(str(r["id"]) for r in picked.uncertain)
+
+    assert uncertain() == ["c19", "c20", "c21"]  # the common label crowds the rare one out
+    assert uncertain(label="conspiracy") == ["c4", "c5", "c6"]
+    assert uncertain(label="conspiracy", exclude={"c4", "c5"}) == ["c3", "c6", "c7"]
+    with pytest.raises(SessionError, match="does not predict 'insult'"):
+        uncertain(label="insult")
+
+
 def test_pick_without_a_model_is_random_and_checks_its_inputs() -> None:
     picked = pick(corpus(), 5, scorer=None)
     assert picked.uncertain == [] and len(picked.random) == 5
@@ -90,6 +110,32 @@ def test_pick_command_copies_text_not_labels(tmp_path: Path, cli: typer.Typer) -
     assert list(team.annotations()) == []
     code, out = run(cli, "pick", tmp_path / "nowhere", "-n", "1", "--data", tmp_path / "team")
     assert code == 1 and "not a label store" in out
+    # A second round brings only comments the dataset does not have yet.
+    code, out = run(
+        cli,
+        "pick",
+        tmp_path / "corpus",
+        "-n",
+        "6",
+        "--source",
+        "globe_c3",
+        "--data",
+        tmp_path / "team",
+    )
+    assert code == 0 and "6 new in" in out, out
+    assert len({c["id"] for c in team.comments()}) == 12
+    code, out = run(
+        cli,
+        "pick",
+        tmp_path / "corpus",
+        "-n",
+        "1",
+        "--label",
+        "insult",
+        "--data",
+        tmp_path / "team",
+    )
+    assert code == 1 and "unknown label 'insult'" in out
 
 
 def test_tasks_lists_the_queue_and_shrinks_as_answers_arrive(
