@@ -188,14 +188,18 @@ def label_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _fit(estimator: Any, texts: Sequence[str], y: np.ndarray, weights: np.ndarray | None) -> Any:
-    if weights is None or np.all(weights == 1.0):
+# Fit parameters of an estimator's final step with one value per row: the learner's
+# `sample_weight` and the calibrator's `calibration_weight` (model.pipeline).
+RowWeights = dict[str, np.ndarray]
+
+
+def _fit(estimator: Any, texts: Sequence[str], y: np.ndarray, weights: RowWeights | None) -> Any:
+    if weights is None:
         return estimator.fit(list(texts), y)
     if isinstance(estimator, Pipeline):
-        return estimator.fit(
-            list(texts), y, **{f"{estimator.steps[-1][0]}__sample_weight": weights}
-        )
-    return estimator.fit(list(texts), y, sample_weight=weights)
+        step = estimator.steps[-1][0]
+        return estimator.fit(list(texts), y, **{f"{step}__{k}": v for k, v in weights.items()})
+    return estimator.fit(list(texts), y, **weights)
 
 
 def _fit_predict(
@@ -203,17 +207,23 @@ def _fit_predict(
     train: Sequence[str],
     y: np.ndarray,
     test: Sequence[str],
-    weights: np.ndarray | None = None,
+    weights: RowWeights | None = None,
 ) -> np.ndarray:
     estimator = _fit(clone(factory()), train, y, weights)
     return np.asarray(estimator.predict_proba(list(test))[:, 1], dtype=float)
 
 
-def _weights(rows: pd.DataFrame, source_weights: Mapping[str, float] | None) -> np.ndarray | None:
-    """Per-row training weight from its source (e.g. Davidson down-weighted), as in training."""
-    if not source_weights:
+def _weights(rows: pd.DataFrame, label: str, weighting: Any) -> RowWeights | None:
+    """Per-row training weights as training gives them (ModelConfig.row_weights): the
+    learner's, and the calibrator's without the class balance; None when all are 1."""
+    if weighting is None:
         return None
-    return rows["source"].astype(str).map(dict(source_weights)).fillna(1.0).to_numpy(float)
+    sources, y = rows["source"].to_numpy(dtype=object), rows[label].to_numpy()
+    learn = weighting.row_weights(sources, y, label)
+    calibrate = weighting.row_weights(sources, y, label, balanced=False)
+    if np.all(learn == 1.0) and np.all(calibrate == 1.0):
+        return None
+    return {"sample_weight": learn, "calibration_weight": calibrate}
 
 
 def _known(dataset: pd.DataFrame, label: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -229,9 +239,12 @@ def oof_probabilities(
     seed: int = 0,
     n_jobs: int = 1,
     notes: list[str] | None = None,
-    source_weights: Mapping[str, float] | None = None,
+    weighting: Any = None,
 ) -> pd.DataFrame:
-    """Stratified k-fold out-of-fold probabilities; index id, one column per label (NaN unknown)."""
+    """Stratified k-fold out-of-fold probabilities; index id, one column per label (NaN unknown).
+
+    `weighting` (a ModelConfig) weighs the training rows as training does.
+    """
     out = pd.DataFrame(index=pd.Index(dataset["id"], name="id"))
     for label in _labels(dataset):
         rows, y = _known(dataset, label)
@@ -239,7 +252,7 @@ def oof_probabilities(
         if k < 2:
             _note(notes, f"{label}: fewer than 2 examples of a class, no cross-validation")
             continue
-        texts, w = rows["text"].to_numpy(), _weights(rows, source_weights)
+        texts, w = rows["text"].to_numpy(), _weights(rows, label, weighting)
         splits = list(StratifiedKFold(k, shuffle=True, random_state=seed).split(texts, y))
         parts = Parallel(n_jobs=n_jobs)(
             delayed(_fit_predict)(factory, texts[tr], y[tr], texts[te], _take(w, tr))
@@ -265,8 +278,8 @@ def _given_oof(dataset: pd.DataFrame, given: Mapping[str, pd.DataFrame]) -> pd.D
     return out
 
 
-def _take(weights: np.ndarray | None, index: np.ndarray) -> np.ndarray | None:
-    return None if weights is None else weights[index]
+def _take(weights: RowWeights | None, index: np.ndarray) -> RowWeights | None:
+    return None if weights is None else {k: v[index] for k, v in weights.items()}
 
 
 def _labels(dataset: pd.DataFrame) -> list[str]:
@@ -285,7 +298,7 @@ def leave_group_out(
     review: float,
     n_jobs: int,
     notes: list[str],
-    source_weights: Mapping[str, float] | None = None,
+    weighting: Any = None,
     groups: str = "source",
 ) -> list[dict[str, Any]]:
     """Leave-one-group-out: train on every other source (or domain), test on this one."""
@@ -295,7 +308,7 @@ def leave_group_out(
         _note(notes, f"{label}: one {groups} only, no leave-one-{groups}-out evaluation")
         return []
     texts, src = rows["text"].to_numpy(), rows[groups].astype(str).to_numpy()
-    w = _weights(rows, source_weights)
+    w = _weights(rows, label, weighting)
     held = [s for s in sources if len(np.unique(y[src != s])) == 2]
     for s in sorted(set(sources) - set(held)):
         _note(notes, f"{label}: {groups} {s} not held out, the others have one class")
@@ -346,16 +359,25 @@ def config_factory(config: Any = None) -> Factory:
     return partial(build_pipeline, chosen)
 
 
-def _as_factory(config_or_factory: Any) -> tuple[Factory, str, Mapping[str, float] | None]:
+def _as_factory(config_or_factory: Any) -> tuple[Factory, str, Any]:
+    """The factory, its description, and what weighs its training rows (the config)."""
     if callable(config_or_factory):
         name = getattr(config_or_factory, "__name__", "custom estimator factory")
         return config_or_factory, name, None
-    weights = getattr(config_or_factory, "source_weights", None)
-    return config_factory(config_or_factory), _describe(config_or_factory), weights
+    weighting = config_or_factory if hasattr(config_or_factory, "row_weights") else None
+    return config_factory(config_or_factory), _describe(config_or_factory), weighting
 
 
 def _describe(config: Any) -> str:
-    keys = ("word_ngrams", "char_ngrams", "use_char", "min_df", "C", "source_weights")
+    keys = (
+        "word_ngrams",
+        "char_ngrams",
+        "use_char",
+        "min_df",
+        "C",
+        "source_weights",
+        "balance_within_source",
+    )
     shown = ", ".join(f"{k}={getattr(config, k)!r}" for k in keys if hasattr(config, k))
     return f"model.pipeline.build_pipeline({type(config).__name__}({shown}))"
 
@@ -374,14 +396,12 @@ def _model_meta(model: Scorer | None) -> dict[str, Any]:
     return out
 
 
-def _fit_all(
-    dataset: pd.DataFrame, factory: Factory, source_weights: Mapping[str, float] | None
-) -> PipelineScorer:
+def _fit_all(dataset: pd.DataFrame, factory: Factory, weighting: Any) -> PipelineScorer:
     estimators = {}
     for label in _labels(dataset):
         rows, y = _known(dataset, label)
         if len(np.unique(y)) == 2:
-            w = _weights(rows, source_weights)
+            w = _weights(rows, label, weighting)
             estimators[label] = _fit(clone(factory()), rows["text"].tolist(), y, w)
     return PipelineScorer(estimators)
 
@@ -429,7 +449,7 @@ def evaluate(
             seed=seed,
             n_jobs=n_jobs,
             notes=notes,
-            source_weights=weights if name == "model" else None,
+            weighting=weights if name == "model" else None,
         )
         for name, f in systems.items()
     }

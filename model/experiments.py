@@ -35,10 +35,9 @@ def features(texts: list[str], config: ModelConfig) -> sp.csr_matrix:
     return featurizer(config).fit_transform(texts)
 
 
-def source_weights(rows: pd.DataFrame, config: ModelConfig) -> np.ndarray:
-    """The config's per-source weights, as training applies them."""
-    table = dict(config.source_weights)
-    return rows["source"].astype(str).map(table).fillna(1.0).to_numpy(float)
+def source_weights(rows: pd.DataFrame, config: ModelConfig, label: str) -> np.ndarray:
+    """The config's weight of each row for `label`, as training applies them."""
+    return config.row_weights(rows["source"].to_numpy(dtype=object), rows[label], label)
 
 
 def balanced_weights(rows: pd.DataFrame, power: float = 1.0) -> np.ndarray:
@@ -109,7 +108,7 @@ def main() -> None:  # pragma: no cover - a research entry point
     config = ModelConfig()
     started = time.perf_counter()
     X = features(rows["text"].astype(str).tolist(), config)
-    w = source_weights(rows, config)
+    w = source_weights(rows, config, args.label)
     if args.balanced:
         w = w * balanced_weights(rows, args.balanced)
     scores = loso(rows, X, args.label, config, w, args.C)

@@ -69,12 +69,27 @@ def dataset_hash(dataset: pd.DataFrame, labels: Sequence[str]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def sample_weights(dataset: pd.DataFrame, config: ModelConfig) -> Floats:
-    """Per-row weight from the row's source (1.0 unless the config says otherwise)."""
-    if "source" not in dataset.columns or not config.source_weights:
-        return np.ones(len(dataset))
-    sources = dataset["source"].astype("string").fillna("")
-    return sources.map(lambda s: config.source_weights.get(s, 1.0)).to_numpy(dtype=np.float64)
+def sample_weights(
+    dataset: pd.DataFrame,
+    targets: dict[str, tuple[NDArray[np.int64], Floats]],
+    config: ModelConfig,
+    balanced: bool = True,
+) -> dict[str, Floats]:
+    """Per label, each row's training weight (ModelConfig.row_weights; 1.0 where unknown).
+
+    `balanced` False leaves out the class balance within sources: the calibrator's weights.
+    """
+    sources = (
+        dataset["source"].to_numpy(dtype=object)
+        if "source" in dataset.columns
+        else np.full(len(dataset), "", dtype=object)
+    )
+    out = {}
+    for label, (index, y) in targets.items():
+        weights = np.ones(len(dataset))
+        weights[index] = config.row_weights(sources[index], y, label, balanced=balanced)
+        out[label] = weights
+    return out
 
 
 def label_problem(y: Floats) -> str | None:
@@ -121,7 +136,7 @@ def _cheapness(option: tuple[bool, int]) -> tuple[bool, int]:
 def select(
     texts: list[str],
     targets: dict[str, tuple[NDArray[np.int64], Floats]],
-    weights: Floats,
+    weights: dict[str, Floats],
     config: ModelConfig,
     sources: NDArray[Any] | None = None,
 ) -> dict[str, Any]:
@@ -157,7 +172,7 @@ def select(
                 sgd = len(index) >= config.sgd_min_rows  # the learner the full label gets
                 learner = linear_classifier(config, C, sgd=sgd)
                 if held and groups is not None:
-                    aucs = held_out_aucs(learner, X, y, weights[rows], groups, held)
+                    aucs = held_out_aucs(learner, X, y, weights[label][rows], groups, held)
                     score = float(np.mean(list(aucs.values())))
                 else:
                     decision = cross_val_predict(
@@ -166,7 +181,7 @@ def select(
                         y,
                         cv=folds(config, n_splits),
                         method="decision_function",
-                        params={"sample_weight": weights[rows]},
+                        params={"sample_weight": weights[label][rows]},
                     )
                     score = float(average_precision_score(y, decision))
                 scores[key][label][str(C)] = score
@@ -299,7 +314,8 @@ def train(dataset: pd.DataFrame, config: ModelConfig | None = None) -> Trained:
         reasons = "; ".join(f"{label}: {why}" for label, why in skipped.items())
         raise TrainingError(f"no label can be trained ({reasons})")
     texts = dataset["text"].astype(str).tolist()
-    weights = sample_weights(dataset, config)
+    weights = sample_weights(dataset, targets, config)
+    calibration = sample_weights(dataset, targets, config, balanced=False)
     sources = dataset["source"].astype(str).to_numpy() if "source" in dataset else None
     selection = select(texts, targets, weights, config, sources)
     chosen = replace(config, use_char=selection["use_char"], min_df=selection["min_df"])
@@ -313,7 +329,12 @@ def train(dataset: pd.DataFrame, config: ModelConfig | None = None) -> Trained:
     pipelines, thresholds, rules, metrics, oof = {}, {}, {}, {}, {}
     for label, (index, y) in targets.items():
         classifier = calibrated(chosen, selection["C"][label])
-        classifier.fit(X_all[index], y, sample_weight=weights[index])
+        classifier.fit(
+            X_all[index],
+            y,
+            sample_weight=weights[label][index],
+            calibration_weight=calibration[label][index],
+        )
         p = classifier.oof_proba_
         thresholds[label], rules[label] = choose_thresholds(
             y,

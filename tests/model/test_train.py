@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -104,13 +105,40 @@ def test_few_minority_rows_lower_the_number_of_folds(dataset: pd.DataFrame) -> N
     assert result.metadata["selection"]["learner"]["toxic"]["folds"] == 3
 
 
-def test_source_weights_apply_per_row(dataset: pd.DataFrame) -> None:
-    from model.train import sample_weights
+def test_row_weights_apply_source_weights_and_balance_classes_within_sources() -> None:
+    sources = ["davidson"] * 4 + ["news"] * 6
+    y = np.array([1, 1, 1, 0, 1, 0, 0, 0, 0, 0], dtype=float)
+    plain = ModelConfig(balance_within_source=())
+    assert set(plain.row_weights(sources, y, "toxic")) == {1.0}  # nothing down-weighted
+    down = ModelConfig(source_weights={"davidson": 0.25}, balance_within_source=())
+    assert down.row_weights(sources, y, "toxic").tolist() == [0.25] * 4 + [1.0] * 6
+    balanced = ModelConfig(balance_within_source=("conspiracy",))
+    w = balanced.row_weights(sources, y, "conspiracy")
+    # In each source the positives and the negatives now weigh the same, half the source.
+    for source in ("davidson", "news"):
+        rows = np.array(sources) == source
+        assert w[rows & (y == 1)].sum() == pytest.approx(rows.sum() / 2)
+        assert w[rows & (y == 0)].sum() == pytest.approx(rows.sum() / 2)
+    assert set(balanced.row_weights(sources, y, "toxic")) == {1.0}  # another label
+    assert set(balanced.row_weights(sources, y, "conspiracy", balanced=False)) == {1.0}
 
-    tweets = dataset.assign(source=["davidson"] * 5 + list(dataset["source"][5:]))
-    assert set(sample_weights(tweets, ModelConfig())) == {1.0}  # no source down-weighted
-    weights = sample_weights(tweets, ModelConfig(source_weights={"davidson": 0.25}))
-    assert weights[:5].tolist() == [0.25] * 5 and set(weights[5:]) == {1.0}
+
+def test_training_balances_learning_but_calibrates_on_the_real_base_rate() -> None:
+    # Labels unrelated to the text: a calibrated model can only say the base rate, 70 of
+    # 300 (0.23). Had the calibrator seen the within-source class balance it would say 0.5.
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(40)]
+    rows = []
+    for source, n, positives in (("news", 200, 20), ("tweets", 100, 50)):
+        y = np.zeros(n)
+        y[rng.choice(n, positives, replace=False)] = 1
+        for i in range(n):
+            text = " ".join(rng.choice(words, 6))
+            rows.append({"id": f"{source}{i}", "source": source, "text": text, "toxic": y[i]})
+    noise = pd.DataFrame(rows).assign(conspiracy=np.nan)
+    config = replace(FAST, labels=("toxic",), balance_within_source=("toxic",))
+    result = train(noise, config)
+    assert result.oof["toxic"]["p"].mean() == pytest.approx(70 / 300, abs=0.06)
 
 
 def test_pick_thresholds_block_at_precision_and_review_at_recall() -> None:
