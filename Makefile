@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORPORA ?= ../shared/corpora
+FUZZ_EXAMPLES ?= 2000
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +14,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -c "from model.engine import warm; warm()"  # compile the scoring engine once
 	touch $(STAMP)
 
-.PHONY: help install run test lint typecheck check split label rules stats export import-corpora train train-corpora evaluate serve bench-model bench-service clean
+.PHONY: help install run test lint typecheck check split label rules stats export import-corpora train train-corpora evaluate serve fuzz bench-model bench-service clean
 ANNOTATOR ?= $(USER)
 
 help: ## list the targets
@@ -65,6 +66,9 @@ evaluate: $(STAMP) ## evaluate the current model's settings on labels/data
 serve: $(STAMP) ## serve the moderation API on http://127.0.0.1:8000 (docs at /docs)
 	test -e model/artifacts/current || $(BIN)/moderate train
 	$(BIN)/moderate serve
+
+fuzz: $(STAMP) ## fuzz a real server on 127.0.0.1 longer than the test suite does (FUZZ_EXAMPLES=2000 per test)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q tests/service/test_fuzz.py
 
 bench-service: $(STAMP) bench/.venv/.installed ## API latency/RPS/memory and batch throughput beside alt-profanity-check -> bench/RESULTS.md
 	$(BIN)/python bench/service_api.py && $(BIN)/python bench/service_batch.py

@@ -15,9 +15,12 @@
 
 Scoring (`load`) reads only model.json and weights.npz, after checking their sha256: it
 never unpickles, so a tampered file cannot run code and a scikit-learn upgrade cannot
-break a deployed model; pipeline.joblib may be deleted. A version directory is complete
-before it gets its final name and before `current` points at it, so a killed training
-never leaves a half artifact as current.
+break a deployed model; pipeline.joblib may be deleted. The sha256 sums detect damage,
+not tampering (whoever can write the directory can rewrite them too), so
+`load_pipelines` unpickles only the classes a pipeline of this project is made of and
+refuses any other before it is called: a crafted pipeline.joblib cannot run code either.
+A version directory is complete before it gets its final name and before `current`
+points at it, so a killed training never leaves a half artifact as current.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import platform
 import shutil
 import subprocess
@@ -336,12 +340,75 @@ def _calibration(described: dict[str, Any], arrays: Any, label: str) -> Calibrat
     raise ValueError(f"unknown calibration {described['kind']!r}")
 
 
+# What the pickle of a pipeline may name besides the project's and scikit-learn's
+# estimators: numpy arrays, dtypes and scalars, joblib's array wrapper.
+PICKLE_GLOBALS = frozenset(
+    {
+        ("joblib.numpy_pickle", "NumpyArrayWrapper"),
+        ("numpy", "dtype"),
+        ("numpy", "ndarray"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy.core.multiarray", "_reconstruct"),
+    }
+)
+
+
+def _pickle_global(module: str, name: str) -> Any:
+    """The class a pipeline pickle names, if it is one a pipeline can hold; else refuse.
+
+    Allowed: the listed numpy/joblib globals, classes of this project's `model` package,
+    scikit-learn estimators (BaseEstimator subclasses) and its loss classes. Never a
+    function, never a module outside those (refused before it is imported).
+    """
+    import importlib
+
+    from sklearn.base import BaseEstimator
+
+    refused = pickle.UnpicklingError(
+        f"it names {module}.{name}, which no pipeline of this project holds"
+    )
+    ours = module == "model" or module.startswith("model.")
+    sklearn_module = module.startswith("sklearn.")
+    if (module, name) not in PICKLE_GLOBALS and not (
+        (ours or sklearn_module) and name.isidentifier() and not name.startswith("__")
+    ):
+        raise refused
+    found = getattr(importlib.import_module(module), name, None)
+    if (module, name) in PICKLE_GLOBALS:
+        return found
+    if not isinstance(found, type):
+        raise refused
+    if sklearn_module and not (
+        issubclass(found, BaseEstimator) or module.startswith("sklearn._loss.")
+    ):
+        raise refused
+    return found
+
+
+def _unpickle_pipelines(path: Path) -> Any:
+    """joblib.load with a restricted find_class (joblib routes nested pickles through it)."""
+    from joblib.numpy_pickle import NumpyUnpickler
+    from joblib.numpy_pickle_utils import _validate_fileobject_and_memmap
+
+    class Restricted(NumpyUnpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            return _pickle_global(module, name)
+
+    with path.open("rb") as raw, _validate_fileobject_and_memmap(raw, str(path), None) as opened:
+        stream = opened[0]
+        if isinstance(stream, str):  # joblib < 0.10's format, read by another loader
+            raise pickle.UnpicklingError("a joblib format older than this project")
+        return Restricted(str(path), stream, ensure_native_byte_order=True).load()
+
+
 def load_pipelines(path: Path) -> dict[str, Any]:
     """The fitted scikit-learn pipelines (retraining, audits): checked, then unpickled.
 
-    Pickles do not cross scikit-learn versions, so another version is refused.
+    Pickles do not cross scikit-learn versions, so another version is refused; only the
+    classes a pipeline of this project holds are unpickled (see `_pickle_global`).
     """
-    import joblib
     import sklearn
 
     folder = artifact_dir(path)
@@ -353,9 +420,16 @@ def load_pipelines(path: Path) -> dict[str, Any]:
             f"{sklearn.__version__}; pickles do not cross versions, {RETRAIN}"
         )
     try:
-        payload = joblib.load(folder / PIPELINE_FILE)
-    except Exception as error:  # unpickling can raise anything; the hash already matched
-        raise ArtifactError(f"{folder / PIPELINE_FILE}: cannot load ({error}); {RETRAIN}") from None
+        payload = _unpickle_pipelines(folder / PIPELINE_FILE)
+    except pickle.UnpicklingError as error:
+        raise ArtifactError(
+            f"{folder / PIPELINE_FILE}: refused, {error}: not written by this project; {RETRAIN}"
+        ) from None
+    except Exception as error:  # a damaged pickle can raise anything; the hash matched
+        raise ArtifactError(
+            f"{folder / PIPELINE_FILE}: damaged, cannot be read "
+            f"({type(error).__name__}: {error}); {RETRAIN}"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ArtifactError(f"{folder}: unknown pipeline format; {RETRAIN}")
     return dict(payload["pipelines"])

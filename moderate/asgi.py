@@ -24,11 +24,17 @@ def asgi_app() -> FastAPI:
 
 def main() -> None:
     """Run uvicorn on the app factory with the environment's settings (`moderate serve`)."""
+    import os
+
     import uvicorn
 
     from moderate.settings import load_settings
 
     settings = load_settings()
+    if settings.workers > 1:
+        # This process supervises the workers: a reload request one of them answers is
+        # sent here as SIGHUP, which replaces every worker (see service.app.reload_model).
+        os.environ["MODERATE_SUPERVISOR_PID"] = str(os.getpid())
     uvicorn.run(
         "moderate.asgi:asgi_app",
         factory=True,

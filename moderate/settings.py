@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,23 +14,42 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MODERATE_", extra="ignore")
 
     data_dir: Path = Path("labels/data")
-    artifacts_dir: Path = Path("model/artifacts")
+    artifacts_dir: Path = Field(
+        default=Path("model/artifacts"), description="trained models; serving uses its `current`"
+    )
     # labels stage: where `moderate labels import` writes; outside git, because data derived
     # from the public corpora must never be committed.
     import_dir: Path = Path("build/corpora-store")
 
-    # service stage: `moderate serve` and `moderate score`
-    model_path: Path | None = None  # an artifact dir; default: what artifacts_dir/current is
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    api_keys: str = ""  # comma-separated; empty and no key file = no auth
-    api_key_file: Path | None = None  # one key per line, '#' comments
-    max_comment_chars: int = 5_000
-    max_comments: int = 1_000  # per request
-    max_body_bytes: int = 2_000_000
-    cors_origins: str = ""  # comma-separated; empty = CORS closed
+    # service stage: `moderate serve` and `moderate score`. A description makes a setting
+    # part of `moderate serve --help`.
+    model_path: Path | None = Field(
+        default=None, description="an artifact directory to serve instead of artifacts_dir/current"
+    )
+    host: str = Field(default="127.0.0.1", description="address to bind")
+    port: int = Field(default=8000, ge=1, le=65535, description="port to listen on")
+    workers: int = Field(default=1, ge=1, description="worker processes")
+    api_keys: str | None = Field(
+        default=None,
+        description="comma-separated API keys, sent as X-API-Key; set but holding no key "
+        "refuses to start (unset, with no key file, the API is open)",
+    )
+    api_key_file: Path | None = Field(
+        default=None, description="file of API keys, one a line, '#' comments; it must hold a key"
+    )
+    max_comment_chars: int = Field(default=5_000, ge=1, description="characters per comment")
+    max_comments: int = Field(default=1_000, ge=1, description="comments per request")
+    max_body_bytes: int = Field(default=2_000_000, ge=1, description="bytes per request body")
+    max_explain_chars: int = Field(
+        default=20_000, ge=0, description="characters per request with explain: true"
+    )
+    cors_origins: str = Field(
+        default="", description="comma-separated allowed origins; empty: closed"
+    )
     require_model: bool = False  # refuse to start (rather than be unready) without a model
+    # Set by the server for its workers when there are several: where a reload is sent so
+    # that it reaches every worker.
+    supervisor_pid: int | None = None
     # Comments per batch of `moderate score`: larger batches keep both cores busier while
     # the next batch is read (8,000 measured 5-10% faster than 2,000 on 200,000 comments).
     batch_size: int = 8_000
@@ -38,3 +58,25 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """Read the settings from the environment now (never at import time)."""
     return Settings()
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a setting."""
+    return f"MODERATE_{field.upper()}"
+
+
+def describe_error(error: ValidationError) -> str:
+    """A settings error as one line naming each variable: `MODERATE_PORT: Input should be ...`."""
+    return "; ".join(
+        f"{env_name(str(e['loc'][0])) if e['loc'] else 'settings'}: {e['msg']}"
+        for e in error.errors()
+    )
+
+
+def documented() -> list[tuple[str, str, str]]:
+    """(variable, default, description) of each setting that `moderate serve --help` lists."""
+    return [
+        (env_name(name), "" if field.default is None else str(field.default), field.description)
+        for name, field in Settings.model_fields.items()
+        if field.description
+    ]

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Security
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Security
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import JSONResponse, Response
@@ -22,8 +25,15 @@ from moderate.settings import Settings
 from seeds.comments import comment_id
 from seeds.split import split_thread
 from service.batcher import Batcher
+from service.errors import ServerErrors, validation_error
 from service.holder import ModelHolder, ReloadRefused
-from service.limits import BodyLimitMiddleware, check_comments, key_matches, read_keys
+from service.limits import (
+    BodyLimitMiddleware,
+    check_comments,
+    check_explain,
+    key_matches,
+    read_keys,
+)
 from service.metrics import Metrics, MetricsMiddleware
 from service.schemas import (
     ErrorBody,
@@ -68,14 +78,30 @@ async def get_state(request: Request) -> ServiceState:
 State = Annotated[ServiceState, Depends(get_state)]
 
 
-async def require_key(state: State, key: Annotated[str | None, Security(api_key_header)]) -> None:
+def require_key(keys: Sequence[str], key: str | None) -> None:
     """401 unless keys are configured off or the X-API-Key header holds one of them."""
-    if state.keys and (key is None or not key_matches(key, state.keys)):
+    if keys and (key is None or not key_matches(key, keys)):
         raise HTTPException(
             401,
             {"error": "missing or invalid API key (send it in the X-API-Key header)"},
             headers={"WWW-Authenticate": "ApiKey"},
         )
+
+
+class KeyedRoute(APIRoute):
+    """A route that checks the API key before FastAPI reads and validates the body, so a
+    caller without a key gets the 401 and learns nothing about the body's schema."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The route's handler behind the key check."""
+        handler = super().get_route_handler()
+
+        async def keyed(request: Request) -> Response:
+            state: ServiceState = request.app.state.service
+            require_key(state.keys, request.headers.get(api_key_header.model.name))
+            return await handler(request)
+
+        return keyed
 
 
 async def get_model(state: State) -> Model:
@@ -86,7 +112,6 @@ async def get_model(state: State) -> Model:
     return model
 
 
-Authorised = Depends(require_key)
 Serving = Annotated[Model, Depends(get_model)]
 
 
@@ -103,6 +128,8 @@ async def _score(
     state: ServiceState, model: Model, texts: Sequence[str], explain: bool
 ) -> list[Scored]:
     check_comments(texts, state.settings.max_comments, state.settings.max_comment_chars)
+    if explain:
+        check_explain(texts, state.settings.max_explain_chars)
     if not texts:
         return []
     results = await state.batcher.score(model, texts, explain)
@@ -162,8 +189,12 @@ async def model_info(model: Serving) -> ModelInfo:
     )
 
 
-async def reload_model(state: State) -> ReloadResponse:
-    """Load the artifact `current` points at and swap it in; a bad one is refused (409)."""
+async def reload_model(state: State, response: Response) -> ReloadResponse:
+    """Load the artifact `current` points at and swap it in; a bad one is refused (409).
+
+    With several workers, this one checks the artifact, then asks the server to replace
+    every worker one by one, as SIGHUP does (202): each replacement loads `current`.
+    """
     try:
         fresh, previous = await run_in_threadpool(state.holder.reload)
     except ReloadRefused as exc:
@@ -173,7 +204,23 @@ async def reload_model(state: State) -> ReloadResponse:
             409, {"error": f"artifact refused, still serving {serving}: {exc}"}
         ) from exc
     state.metrics.reloads.labels("loaded").inc()
-    return ReloadResponse(version=fresh.version, previous=previous.version if previous else None)
+    answer = ReloadResponse(
+        version=fresh.version,
+        previous=previous.version if previous else None,
+        workers=state.settings.workers,
+        restarting=False,
+    )
+    supervisor = state.settings.supervisor_pid
+    if state.settings.workers > 1 and supervisor is not None:
+        try:
+            os.kill(supervisor, signal.SIGHUP)
+        except OSError as exc:
+            raise HTTPException(
+                503, {"error": f"loaded here, but could not reach the other workers: {exc}"}
+            ) from exc
+        response.status_code = 202
+        answer.restarting = True
+    return answer
 
 
 async def livez() -> Health:
@@ -247,12 +294,22 @@ def create_app(settings: Settings) -> FastAPI:
         batcher=Batcher(settings.max_comments),
     )
     app.state.service = state
-    secured = [Authorised]
+    state.metrics.heavy.set_function(lambda: state.batcher.heavy_in_progress)
+    if not state.keys:
+        log.warning(
+            "no API keys configured (MODERATE_API_KEYS, MODERATE_API_KEY_FILE): "
+            "the API is open to anyone who can reach it"
+        )
+    app.add_exception_handler(RequestValidationError, validation_error)
+    # The key is checked by KeyedRoute; the dependency puts it in the OpenAPI schema.
+    secured = APIRouter(route_class=KeyedRoute, dependencies=[Security(api_key_header)])
     scoring = _errors(401, 413, 503)  # 422 also names max_comment_chars when it is exceeded
-    app.post("/v1/score", dependencies=secured, responses=scoring)(score)
-    app.post("/v1/threads:score", dependencies=secured, responses=scoring)(score_thread)
-    app.get("/v1/model", dependencies=secured, responses=_errors(401, 503))(model_info)
-    app.post("/v1/model:reload", dependencies=secured, responses=_errors(401, 409))(reload_model)
+    secured.post("/v1/score", responses=scoring)(score)
+    secured.post("/v1/threads:score", responses=scoring)(score_thread)
+    secured.get("/v1/model", responses=_errors(401, 503))(model_info)
+    reloaded = {202: {"model": ReloadResponse}, **_errors(401, 409, 503)}
+    secured.post("/v1/model:reload", responses=reloaded)(reload_model)
+    app.include_router(secured)
     app.get("/livez")(livez)
     app.get("/readyz", response_model=Health, responses={503: {"model": Health}})(readyz)
     app.get("/metrics", response_class=Response)(metrics)
@@ -266,4 +323,5 @@ def create_app(settings: Settings) -> FastAPI:
         )
     app.add_middleware(BodyLimitMiddleware, maximum=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    app.add_middleware(ServerErrors)
     return app

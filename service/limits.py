@@ -44,6 +44,19 @@ def check_comments(texts: Sequence[str], max_comments: int, max_chars: int) -> N
             )
 
 
+def check_explain(texts: Sequence[str], max_chars: int) -> None:
+    """Raise 413 when explaining texts would cost more than max_chars characters."""
+    total = sum(map(len, texts))
+    if total > max_chars:
+        raise LimitExceeded(
+            413,
+            f"explaining {total} characters in one request; at most {max_chars} "
+            "(send fewer or shorter comments with explain, or explain: false)",
+            "max_explain_chars",
+            max_chars,
+        )
+
+
 class BodyLimitMiddleware:
     """Refuse bodies over `maximum` bytes, by Content-Length or while they stream in."""
 
@@ -81,14 +94,32 @@ async def _send_json(send: Send, status: int, detail: object) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def read_keys(keys: str, key_file: Path | None) -> tuple[str, ...]:
-    """API keys from a comma-separated list plus a file of one key per line ('#' comments)."""
-    found = [k.strip() for k in keys.split(",") if k.strip()]
+class KeyConfigError(Exception):
+    """API keys configured in a way that would leave the API open or cannot be read."""
+
+
+def read_keys(keys: str | None, key_file: Path | None) -> tuple[str, ...]:
+    """API keys from a comma-separated list plus a file of one key per line ('#' comments).
+
+    Fails closed: a list or file that is configured but holds no key (an empty variable,
+    only commas, only comments) raises KeyConfigError instead of turning auth off.
+    """
+    found = []
+    if keys is not None:
+        listed = [k.strip() for k in keys.split(",") if k.strip()]
+        if not listed:
+            raise KeyConfigError("MODERATE_API_KEYS is set but holds no key; refusing to start")
+        found += listed
     if key_file is not None:
-        for line in key_file.read_text(encoding="utf-8").splitlines():
-            line = line.split("#", 1)[0].strip()
-            if line:
-                found.append(line)
+        try:
+            text = key_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+            raise KeyConfigError(f"API key file {key_file}: {reason}") from None
+        in_file = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+        if not any(in_file):
+            raise KeyConfigError(f"API key file {key_file} holds no key; refusing to start")
+        found += [key for key in in_file if key]
     return tuple(found)
 
 

@@ -6,8 +6,12 @@ import time
 from collections import Counter as Tally
 from collections.abc import Iterable, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Methods counted by name; any other becomes "other" (a label per made-up method would grow
+# the series without bound).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 # Buckets sized for a linear model: most requests take a few milliseconds.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
@@ -38,6 +42,11 @@ class Metrics:
             "moderate_decisions",
             "Decisions taken, by label and decision.",
             ["label", "decision"],
+            registry=self.registry,
+        )
+        self.heavy = Gauge(
+            "moderate_heavy_requests_scoring",
+            "Explained or large requests being scored now (each in its own lane).",
             registry=self.registry,
         )
         self.reloads = Counter(
@@ -85,4 +94,5 @@ class MetricsMiddleware:
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.latency.labels(route).observe(time.perf_counter() - start)
-            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            self.metrics.requests.labels(route, method, str(status)).inc()

@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 Decision = Literal["allow", "review", "block"]
+
+
+def unicode_only(text: Any) -> Any:
+    """Refuse a lone surrogate: JSON can escape one (\\ud800), but it is no character, and
+    nothing downstream (hashing, the engine, the JSON answer) can encode it."""
+    if not isinstance(text, str):
+        return text  # the str validation after this one says what is wrong
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise PydanticCustomError(
+            "string_surrogate",
+            "lone surrogate at position {position}: not valid Unicode text",
+            {"position": error.start},
+        ) from None
+    return text
+
+
+Text = Annotated[str, BeforeValidator(unicode_only)]
 
 
 class CommentIn(BaseModel):
     """One comment to score; without an id, a stable one is derived from position and text."""
 
-    id: str | None = Field(default=None, max_length=200)
-    text: str
+    id: Text | None = Field(default=None, max_length=200)
+    text: Text
 
 
 class ScoreRequest(BaseModel):
@@ -52,8 +72,8 @@ class ScoreResponse(BaseModel):
 class ThreadRequest(BaseModel):
     """A raw thread page (article then comments), split as in the seeds stage."""
 
-    text: str
-    name: str = Field(default="thread", min_length=1, max_length=200)
+    text: Text
+    name: Text = Field(default="thread", min_length=1, max_length=200)
     explain: bool = False
 
 
@@ -86,10 +106,13 @@ class ModelInfo(BaseModel):
 
 
 class ReloadResponse(BaseModel):
-    """The version serving after a reload and the one before it."""
+    """The version loaded and the one before it; with several workers, `restarting` says
+    they are being replaced one by one (each loads `current`): poll /readyz to see them."""
 
     version: str
     previous: str | None
+    workers: int
+    restarting: bool
 
 
 class Health(BaseModel):

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from moderate.cli.common import fail
-from moderate.settings import Settings, load_settings
+from moderate.settings import Settings, describe_error, documented, load_settings
 
 console = Console()
 
@@ -40,29 +40,49 @@ def _model_path(settings: Settings, model: Path | None) -> Path:
     return chosen.resolve() if chosen is not None else current(settings.artifacts_dir)
 
 
+def serve_settings_help() -> str:
+    """The epilog of `moderate serve --help`: every MODERATE_* setting the server reads."""
+    lines = [
+        f"- `{name}` {text}" + (f" [default: {default}]" if default else "")
+        for name, default, text in documented()
+    ]
+    return "Settings from the environment (a flag wins):\n\n" + "\n".join(lines)
+
+
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: 8000].")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes [default: 1].")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port [default: 8000].")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes [default: 1].")
+    ] = None,
     model: Annotated[Path | None, typer.Option(help="Artifact directory to serve.")] = None,
 ) -> None:
-    """Serve the moderation API (docs at /docs); SIGHUP reloads the `current` model.
+    """Serve the moderation API (docs at /docs); SIGHUP or POST /v1/model:reload loads the
+    `current` model in every worker.
 
     Example: moderate serve --port 8000 --workers 2
     """
-    from model.artifacts import ArtifactError, load
+    from pydantic import ValidationError
 
-    settings = load_settings()
+    from model.artifacts import ArtifactError, load
+    from service.limits import KeyConfigError, read_keys
+
     overrides = {"HOST": host, "PORT": port, "WORKERS": workers, "MODEL_PATH": model}
     for key, value in overrides.items():
         if value is not None:
             os.environ[f"MODERATE_{key}"] = str(value)  # the workers read settings from here
     # Refuse to start without a good model (and let a rolling SIGHUP restart keep old workers).
     os.environ["MODERATE_REQUIRE_MODEL"] = "true"
-    settings = load_settings()
+    os.environ.pop("MODERATE_SUPERVISOR_PID", None)  # the server sets it for its own workers
     try:
+        settings = load_settings()
+        read_keys(settings.api_keys, settings.api_key_file)
         load(_model_path(settings, None))
-    except (ArtifactError, OSError) as exc:
+    except ValidationError as exc:
+        fail(describe_error(exc))
+    except (ArtifactError, KeyConfigError, OSError) as exc:
         fail(str(exc))
     # The server is a fresh interpreter in this very process (same pid, so signals reach
     # it): it imports what serving needs, not every command of the CLI.
@@ -170,6 +190,6 @@ def run(
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the app."""
-    app.command()(serve)
+    app.command(epilog=serve_settings_help())(serve)
     app.command()(score)
     app.command()(run)

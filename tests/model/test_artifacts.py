@@ -153,3 +153,60 @@ def test_failed_save_leaves_current_alone(
         save(trained, tmp_path, extra=boom)
     assert current(tmp_path) == good.resolve()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([good.name, CURRENT])
+
+
+class _Payload:
+    """What an attacker would pickle: unpickling it runs `call(*args)`."""
+
+    def __init__(self, call: object, *args: object) -> None:
+        self.call, self.args = call, args
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return self.call, self.args
+
+
+def _replace_pipeline(folder: Path, payload: object) -> None:
+    """Write payload as pipeline.joblib and record its sha256, as an attacker with write
+    access to the artifacts directory could."""
+    import joblib
+
+    joblib.dump(payload, folder / PIPELINE_FILE, compress=3)
+    lines = (folder / HASH_FILE).read_text().splitlines()
+    digest = sha256_of(folder / PIPELINE_FILE)
+    fixed = [f"{digest}  {PIPELINE_FILE}" if PIPELINE_FILE in line else line for line in lines]
+    (folder / HASH_FILE).write_text("\n".join(fixed) + "\n")
+
+
+@pytest.mark.parametrize("how", ["system", "project function", "nested in a dict"])
+def test_a_crafted_pipeline_with_matching_sums_runs_nothing(
+    trained: Trained, tmp_path: Path, how: str
+) -> None:
+    import os
+
+    from model import artifacts
+
+    folder = save(trained, tmp_path / "artifacts")
+    marker = tmp_path / "ran"
+    payload: object = {
+        "system": _Payload(os.system, f"touch {marker}"),
+        "project function": _Payload(artifacts._write, marker, "ran"),
+        "nested in a dict": {"format": 2, "pipelines": {"toxic": _Payload(os.mkdir, marker)}},
+    }[how]
+    _replace_pipeline(folder, payload)
+    with pytest.raises(ArtifactError, match=r"refused.*not written by this project.*make train"):
+        load_pipelines(folder)
+    assert not marker.exists()
+    assert load(folder).score(TEXTS)  # scoring never reads the pickle
+
+
+def test_a_damaged_pipeline_says_so_in_one_line(trained: Trained, tmp_path: Path) -> None:
+    folder = save(trained, tmp_path)
+    raw = (folder / PIPELINE_FILE).read_bytes()
+    (folder / PIPELINE_FILE).write_bytes(raw[: len(raw) // 2])
+    sums = (folder / HASH_FILE).read_text().splitlines()
+    digest = sha256_of(folder / PIPELINE_FILE)
+    fixed = [f"{digest}  {PIPELINE_FILE}" if PIPELINE_FILE in line else line for line in sums]
+    (folder / HASH_FILE).write_text("\n".join(fixed) + "\n")
+    with pytest.raises(ArtifactError, match=r"damaged, cannot be read \(\w+Error.*make train") as e:
+        load_pipelines(folder)
+    assert "\n" not in str(e.value)

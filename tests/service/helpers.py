@@ -1,15 +1,24 @@
-"""Helpers of the service tests: the training data, artifact pointing and tampering, ports."""
+"""Helpers of the service tests: the training data, artifact pointing and tampering, ports,
+and a real server process (`moderate serve`) on the loopback interface."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import httpx
 import pandas as pd
 
 from model.artifacts import load
 from seeds.comments import comment_id
 
+MODERATE = Path(sys.executable).parent / "moderate"
+KEY = "s3cret-key"
 TRAIN_CSV = Path(__file__).resolve().parent.parent / "fixtures" / "service" / "train.csv"
 
 
@@ -45,3 +54,61 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 120.0) -> None:
+    """Poll check() until it is true or fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def start(
+    artifacts: Path, *args: str, env: Mapping[str, str | None] | None = None
+) -> tuple[subprocess.Popen[bytes], httpx.Client]:
+    """Start `moderate serve` on a free loopback port and wait until it is ready.
+
+    Its log goes to `<artifacts>/../serve.log` (a file, so a chatty server never blocks);
+    `env` adds to or overrides the test settings (key, small limits); None unsets one.
+    """
+    port = free_port()
+    settings: dict[str, str | None] = {
+        "MODERATE_ARTIFACTS_DIR": str(artifacts),
+        "MODERATE_API_KEYS": KEY,
+        "MODERATE_MAX_COMMENTS": "5",
+        "MODERATE_MAX_BODY_BYTES": "10000",
+        **(env or {}),
+    }
+    with (artifacts.parent / "serve.log").open("wb") as log:
+        process = subprocess.Popen(
+            [str(MODERATE), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            env={k: v for k, v in {**os.environ, **settings}.items() if v is not None},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY})
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited with {process.returncode} before ready")
+        return client.get("/readyz").status_code == 200
+
+    try:
+        wait_for(ready)
+    except BaseException:
+        stop(process, client)
+        raise
+    return process, client
+
+
+def stop(process: subprocess.Popen[bytes], client: httpx.Client) -> None:
+    """Close the client and stop the server."""
+    client.close()
+    process.terminate()
+    process.wait(timeout=60)

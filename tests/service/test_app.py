@@ -206,7 +206,12 @@ def test_reload_swaps_to_the_new_current(client: TestClient, artifacts: Path) ->
     point(artifacts, second.name)
     response = client.post("/v1/model:reload")
     assert response.status_code == 200
-    assert response.json() == {"version": version_of(second), "previous": old}
+    assert response.json() == {
+        "version": version_of(second),
+        "previous": old,
+        "workers": 1,
+        "restarting": False,
+    }
     assert client.get("/v1/model").json()["version"] == version_of(second)
     scored = client.post("/v1/score", json={"comments": [{"text": NEUTRAL}]}).json()
     assert scored["model_version"] == version_of(second)
@@ -281,3 +286,33 @@ def test_concurrent_requests_share_model_calls_and_get_their_own_results(
     for response, scored in zip(responses, expected, strict=True):
         assert response.json()["comments"][0]["scores"] == scored.scores
     assert sum(calls) == len(texts) and len(calls) < len(texts)
+
+
+def test_a_request_that_fails_the_model_fails_alone(
+    artifacts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(Settings(artifacts_dir=artifacts))
+    model = app.state.service.holder.reload()[0]
+    original = model.score
+    calls: list[int] = []
+
+    def fragile(texts: Sequence[str], explain: bool = False) -> list[Scored]:
+        calls.append(len(texts))
+        if any("poison" in text for text in texts):
+            raise ValueError("the engine choked")
+        return original(texts, explain)
+
+    monkeypatch.setattr(model, "score", fragile)
+    texts = [f"{NEUTRAL} #{i}" if i != 17 else "poison" for i in range(40)]
+
+    async def send_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            requests = (client.post("/v1/score", json={"comments": [{"text": t}]}) for t in texts)
+            return await asyncio.gather(*requests)
+
+    responses = asyncio.run(send_all())
+    assert any(n > 1 for n in calls), "the requests were batched together"
+    statuses = [r.status_code for r in responses]
+    assert statuses[17] == 500 and responses[17].json() == {"detail": {"error": "internal error"}}
+    assert statuses[:17] + statuses[18:] == [200] * 39

@@ -5,58 +5,24 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.service.helpers import free_port, point, tamper, version_of
-
-MODERATE = Path(sys.executable).parent / "moderate"
-KEY = "s3cret-key"
+from tests.service.helpers import (
+    MODERATE,
+    free_port,
+    point,
+    start,
+    stop,
+    tamper,
+    version_of,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(check: Callable[[], bool], seconds: float = 120.0) -> None:
-    """Poll check() until it is true or fail after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
-def start(artifacts: Path, *args: str) -> tuple[subprocess.Popen[bytes], httpx.Client]:
-    """Start `moderate serve` on a free loopback port and wait until it is ready.
-
-    Its log goes to `<artifacts>/../serve.log` (a file, so a chatty server never blocks).
-    """
-    port = free_port()
-    env = {
-        **os.environ,
-        "MODERATE_ARTIFACTS_DIR": str(artifacts),
-        "MODERATE_API_KEYS": KEY,
-        "MODERATE_MAX_COMMENTS": "5",
-        "MODERATE_MAX_BODY_BYTES": "10000",
-    }
-    with (artifacts.parent / "serve.log").open("wb") as log:
-        process = subprocess.Popen(
-            [str(MODERATE), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY})
-    wait_for(lambda: process.poll() is None and client.get("/readyz").status_code == 200)
-    return process, client
 
 
 @pytest.fixture
@@ -64,9 +30,7 @@ def server(artifacts: Path) -> Iterator[tuple[subprocess.Popen[bytes], httpx.Cli
     """A running single-process server over `artifacts`, stopped after the test."""
     process, client = start(artifacts)
     yield process, client
-    client.close()
-    process.terminate()
-    process.wait(timeout=20)
+    stop(process, client)
 
 
 def served_version(client: httpx.Client) -> str:
@@ -157,6 +121,4 @@ def test_workers_roll_to_a_good_model_and_keep_serving_on_a_bad_one(artifacts: P
         scored = client.post("/v1/score", json={"comments": [{"text": "hello"}]})
         assert scored.status_code == 200
     finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=60)
+        stop(process, client)
