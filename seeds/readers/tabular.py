@@ -75,9 +75,10 @@ def read_jsonl(ctx: FileContext) -> Iterator[Comment]:
     """Comments from JSON Lines / NDJSON, one object per line (blank lines ignored)."""
     shapes: dict[tuple[str, ...], Columns | None] = {}
     position = -1
+    ctx.line = 1
     with ctx.open_text() as stream:
         for lineno, line in enumerate(stream, 1):
-            ctx.line = lineno
+            ctx.line = lineno + 1  # where a truncated .gz breaks off, if it does
             if not line.strip():
                 continue
             position += 1

@@ -167,7 +167,7 @@ def test_truncated_gzip_names_the_line_and_skip_keeps_the_rows_before(
     full, cut = truncated
     output = tmp_path / f"out{suffix}"
     line = one_line_error(score(model, cut, "-o", output), "cut.jsonl.gz:", "cannot read")
-    assert line.split("cut.jsonl.gz:")[1].split(":")[0].isdigit()
+    broken_at = int(line.split("cut.jsonl.gz:")[1].split(":")[0])
     rejects = tmp_path / "rejects.jsonl"
     kept = score(model, cut, "-o", output, "--on-error", "skip", "--rejects", rejects)
     assert kept.exit_code == 0, kept.output
@@ -175,8 +175,10 @@ def test_truncated_gzip_names_the_line_and_skip_keeps_the_rows_before(
     rows = read_output(output)
     ids = [c.id for c in read_comments([full.rename(tmp_path / "cut.jsonl")])]
     assert 0 < len(rows) < 3000 and list(rows["id"]) == ids[: len(rows)]
+    assert broken_at == len(rows) + 1  # the first line it could not read
     [reject] = [json.loads(x) for x in rejects.read_text().splitlines()]
     assert reject["file"] == str(cut) and "cannot read" in reject["reason"]
+    assert reject["line"] == broken_at
 
 
 def test_split_skip_keeps_the_comments_before_a_truncated_gzip(
