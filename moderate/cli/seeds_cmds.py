@@ -72,7 +72,7 @@ def split(
     try:
         with _output(output) as out:
             if article:
-                for thread in read_threads(paths):
+                for thread in read_threads(paths, fmt=fmt):
                     _write(out, thread.article_dict())
             else:
                 comments = read_comments(

@@ -84,16 +84,18 @@ def read_comments(
                 yield from _read_file(context)
 
 
-def read_threads(paths: Sequence[str | Path]) -> Iterator[Thread]:
-    """Yield each plain-text thread page split into its article and comments."""
+def read_threads(paths: Sequence[str | Path], fmt: str | None = None) -> Iterator[Thread]:
+    """Yield each plain-text thread page split into its article and comments.
+
+    fmt: force a format (only "thread" gives pages), e.g. for stdin, instead of detecting it.
+    """
     for item in paths:
         path = Path(item)
         head, stream = open_stream(path) if is_stream(path) else (read_head(path), None)
-        fmt = detect_format(path, head)
-        if fmt != "thread":
-            if stream is not None:
-                stream.close()
-            raise InputError(str(path), f"a {fmt} dump, not a plain-text thread page")
+        kind = fmt or detect_format(path, head)
+        if kind != "thread":
+            _close(stream)
+            raise InputError(str(path), f"a {kind} dump, not a plain-text thread page")
         with replace_counter() as counter:
             yield _split_page(path, counter.name, stream)
 

@@ -206,14 +206,18 @@ def test_dask_without_scheduler_fails_before_writing(
     "threads",
     [["a.csv", "b.csv"], ["with, comma", "b"], ['quote " in it', "b"], ["line\nbreak", ""]],
 )
-def test_csv_rows_are_what_the_csv_module_writes(threads: list[str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("source_ids", [[None, None], ["t1_a", None], ["7", "t1_b"]])
+def test_csv_rows_are_what_the_csv_module_writes(
+    threads: list[str], source_ids: list[str | None], tmp_path: Path
+) -> None:
     import csv
 
     from service.writers import CsvWriter
 
-    cols = ["id", "thread", "position", "toxic", "toxic_decision"]
+    cols = ["id", "source_id", "thread", "position", "toxic", "toxic_decision"]
     batch = {
         "id": ["c1", "c2"],
+        "source_id": source_ids,
         "thread": threads,
         "position": [0, 1],
         "toxic": [0.1, 1e-07],

@@ -139,6 +139,17 @@ def test_a_named_fifo_is_read_once(dump: Path, model: Path, tmp_path: Path) -> N
     assert list(read_output(output)["source_id"]) == [f"c{i}" for i in range(230)]
 
 
+def test_split_reads_a_piped_thread_page_once() -> None:
+    page = sorted((Path(__file__).parents[2] / "seeds" / "threads").glob("*.txt"))[-1]
+    moderate = [str(MODERATE), "split", "-", "--format", "thread"]
+    for extra in ([], ["--article"]):
+        done = subprocess.run([*moderate, *extra], input=page.read_bytes(), capture_output=True)
+        assert done.returncode == 0, done.stderr
+        records = [json.loads(line) for line in done.stdout.splitlines()]
+        assert records and all(r["thread"] == "-" for r in records)
+    assert records[0]["article"] and records[0]["comments"] > 0
+
+
 def read_output_of(model: Path, dump: Path, output: Path) -> pd.DataFrame:
     """Score a dump file through the CLI and read the rows back."""
     result = score(model, dump, "-o", output)
