@@ -33,8 +33,9 @@ from rich.progress import (
 from model.artifacts import load
 from model.predict import Decision, Floats, Model
 from seeds.comments import Comment
-from seeds.readers import ReadStats, read_comments
-from service.writers import Columns, Done, Writer, columns, open_writer, output_format
+from seeds.errors import InputError
+from seeds.readers import ReadStats, is_stream, read_comments
+from service.writers import Columns, Done, columns, ensure_parent, open_writer, output_format
 
 Engine = Literal["local", "dask"]
 # A batch's probabilities and decisions per label, as Model.score_columns gives them.
@@ -47,13 +48,17 @@ class BatchError(Exception):
 
 @dataclass
 class Summary:
-    """What a run did: comments read, scored now, already in the output, flagged, rejected."""
+    """What a run did: comments read, scored now, already in the output, flagged, rejected.
+
+    `skipped` counts records that are not comments to score (no text, deleted, spam).
+    """
 
     output: Path
     model_version: str
     read: int = 0
     scored: int = 0
     resumed: int = 0
+    skipped: int = 0
     rejected: int = 0
     flagged: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -78,9 +83,17 @@ def score_files(
     include_text: bool = False,
     batch_size: int = 8000,
     progress: bool = False,
+    fmt: str | None = None,
 ) -> Summary:
-    """Score every comment of the inputs with the artifact at `model` and write them to output."""
+    """Score every comment of the inputs with the artifact at `model` and write them to output.
+
+    An input `-` is stdin; stdin, pipes and FIFOs are read once, as they come.
+    fmt: the inputs' format (one of seeds.readers.FORMATS) instead of detecting it.
+    """
     output_format(output)  # bad arguments fail before any work or any write
+    ensure_parent(output)
+    if batch_size < 1:
+        raise BatchError(f"the batch size must be at least 1, not {batch_size}")
     if engine not in ("local", "dask"):
         raise BatchError(f"engine must be local or dask, not {engine!r}")
     if engine == "dask" and scheduler is None:
@@ -89,7 +102,7 @@ def score_files(
     labels = list(scorer.labels)
     writer, done = open_writer(output, columns(labels, include_text), labels, resume)
     if done.rows and done.model_version != scorer.version:
-        writer.close()
+        writer.abandon()
         raise BatchError(
             f"{output}: written by model {done.model_version}, not {scorer.version}; "
             "score again without --resume"
@@ -106,7 +119,12 @@ def score_files(
             paths = _localize_all(inputs, stack)
             bar = stack.enter_context(_Bar(paths, progress))
             comments = read_comments(
-                paths, text_field=text_field, on_error=on_error, rejects=rejects, stats=stats
+                paths,
+                text_field=text_field,
+                on_error=on_error,
+                rejects=rejects,
+                stats=stats,
+                fmt=fmt,
             )
             batches = _batched(_skip_done(comments, done, bar), batch_size)
             if engine == "dask":
@@ -121,21 +139,16 @@ def score_files(
                     flagged[label] += len(decisions[label]) - decisions[label].count("allow")
                 summary.scored += len(batch)
                 bar.advance(batch, summary.scored / max(time.perf_counter() - start, 1e-9))
-        writer.close()
     except BaseException:
-        _close_quietly(writer, output)
+        writer.abandon()
         raise
+    writer.close()
     summary.read = stats.comments
+    summary.skipped = stats.skipped
     summary.rejected = stats.rejected
     summary.flagged = {label: flagged[label] for label in labels}
     summary.seconds = time.perf_counter() - start
     return summary
-
-
-def _close_quietly(writer: Writer, output: Path) -> None:
-    # A Parquet run that stops keeps its parts for --resume; CSV/JSONL are already flushed.
-    if output_format(output) != "parquet":
-        writer.close()
 
 
 def _columns(
@@ -147,6 +160,7 @@ def _columns(
 ) -> Columns:
     out: Columns = {
         "id": [c.id for c in batch],
+        "source_id": [c.source_id for c in batch],
         "thread": [c.thread for c in batch],
         "position": [c.position for c in batch],
     }
@@ -213,10 +227,22 @@ def _localize_all(inputs: Sequence[str | Path], stack: contextlib.ExitStack) -> 
 
 def _fetch(url: str, tmp: Path, index: int) -> Path:
     # Keep the base name: comment ids are derived from it, so they match a local run.
-    target = tmp / str(index) / url.rstrip("/").rsplit("/", 1)[-1]
+    target = tmp / str(index) / (url.rstrip("/").rsplit("/", 1)[-1] or "input")
     target.parent.mkdir()
-    with fsspec.open(url, "rb") as source, target.open("wb") as sink:
-        shutil.copyfileobj(source, sink, length=1 << 20)
+    scheme = url.split("://", 1)[0]
+    try:
+        with fsspec.open(url, "rb") as source, target.open("wb") as sink:
+            shutil.copyfileobj(source, sink, length=1 << 20)
+    except ImportError as error:  # fsspec names the optional package the scheme needs
+        raise InputError(url, f"reading {scheme}:// URLs needs an extra package: {error}") from None
+    except FileNotFoundError:
+        # A fresh process's memory:// filesystem is always empty: it lives inside one process.
+        hint = " (memory:// holds only what this same process wrote)" if scheme == "memory" else ""
+        raise InputError(url, f"no such file{hint}") from None
+    except (OSError, ValueError) as error:
+        if str(error).startswith("Protocol not known"):
+            raise InputError(url, f"unknown URL scheme {scheme}://") from None
+        raise InputError(url, f"cannot read: {error}") from None
     return target
 
 
@@ -269,11 +295,16 @@ def _score_dask(
 
 
 class _Bar:
-    """A rich progress bar over the inputs' lines (known up front), with comments/s and ETA."""
+    """A rich progress bar over the inputs' lines, with comments/s and ETA.
+
+    The total is counted up front, except when an input is a stream (stdin, a pipe): that is
+    read once, by the readers, so the bar then has no total.
+    """
 
     def __init__(self, paths: Sequence[Path], enabled: bool) -> None:
         self.enabled = enabled
-        self.sizes = [_count_lines(p) for p in paths] if enabled else []
+        streamed = any(is_stream(p) for p in paths)
+        self.sizes = [_count_lines(p) for p in paths] if enabled and not streamed else []
         self.file = 0
         self.last_line = 0
         self.progress = Progress(
@@ -304,12 +335,15 @@ class _Bar:
         """Move to the last line of the batch; a line number going down means the next file."""
         if not self.enabled or not batch:
             return
+        count = self.progress.tasks[0].fields["comments"] + len(batch)
+        if not self.sizes:
+            self.progress.update(self.task, comments=count, rate=f"{rate:,.0f}")
+            return
         line = batch[-1].lines[1]
         if line < self.last_line and self.file + 1 < len(self.sizes):
             self.file += 1
         self.last_line = line
         completed = sum(self.sizes[: self.file]) + min(line, self.sizes[self.file])
-        count = self.progress.tasks[0].fields["comments"] + len(batch)
         self.progress.update(self.task, completed=completed, comments=count, rate=f"{rate:,.0f}")
 
 
@@ -326,6 +360,6 @@ def _count_lines(path: Path) -> int:
             while chunk := file.read(1 << 20):
                 lines += chunk.count(b"\n")
                 last = chunk[-1:]
-    except (OSError, ValueError, pa.ArrowException):
+    except (OSError, EOFError, ValueError, pa.ArrowException):
         return 0  # the readers report unreadable inputs properly; the bar just lacks a total
     return lines + (last != b"\n")

@@ -49,6 +49,7 @@ def read_output(path: Path) -> pd.DataFrame:
     fmt = output_format(path)
     if fmt == "parquet":
         return pd.read_parquet(path)
+    ids = {"id": str, "source_id": str}
     if fmt == "jsonl":
-        return pd.read_json(path, lines=True, dtype={"id": str}, precise_float=True)
-    return pd.read_csv(path, dtype={"id": str})
+        return pd.read_json(path, lines=True, dtype=ids, precise_float=True)
+    return pd.read_csv(path, dtype=ids)

@@ -1,9 +1,11 @@
 """Scored-row files (CSV, JSON Lines, Parquet by extension) that a killed run can resume.
 
-CSV and JSONL are appended and flushed batch by batch; on resume the complete rows are
-counted and a torn last row is cut off. Parquet cannot be appended to and is unreadable
-without its footer, so a run writes complete part files into `<output>.parts/` (each
-renamed into place when whole) and joins them, one row group per part, at the end.
+A run never touches an earlier output until it succeeds. CSV and JSONL are appended and
+flushed batch by batch to `<output>.partial`, renamed over the output at the end; on
+resume the complete rows are counted and a torn last row is cut off. Parquet cannot be
+appended to and is unreadable without its footer, so a run writes complete part files
+into `<output>.parts/` (each renamed into place when whole) and joins them, one row group
+per part, at the end. A run that stops keeps its rows there for --resume.
 """
 
 from __future__ import annotations
@@ -47,8 +49,8 @@ def output_format(path: Path) -> str:
 
 
 def columns(labels: Sequence[str], include_text: bool) -> list[str]:
-    """The output's columns, in order."""
-    head = ["id", "thread", "position", *(["text"] if include_text else [])]
+    """The output's columns, in order; `source_id` is the dump's own id (empty when none)."""
+    head = ["id", "source_id", "thread", "position", *(["text"] if include_text else [])]
     return [*head, *labels, *(f"{label}_decision" for label in labels), "model_version"]
 
 
@@ -72,13 +74,34 @@ class Done:
 
 
 class Writer(Protocol):
-    """Appends scored rows; close() makes the output complete."""
+    """Appends scored rows; close() makes the output complete, abandon() stops short."""
 
     def write(self, batch: Columns) -> None:
         """Append a batch of rows and make them durable enough to resume from."""
 
     def close(self) -> None:
-        """Finish the file."""
+        """Finish the file and put it in place of the output."""
+
+    def abandon(self) -> None:
+        """Stop without touching the output, keeping what --resume can use."""
+
+
+def partial_path(path: Path) -> Path:
+    """Where a CSV or JSONL output is written until the run succeeds."""
+    return path.with_name(path.name + ".partial")
+
+
+def ensure_parent(path: Path) -> None:
+    """Create the output's directory, or say why it cannot be (e.g. a file is in the way)."""
+    if "://" in str(path) or (len(path.parts) > 1 and path.parts[0].endswith(":")):
+        raise OutputError(path, "outputs are written to a local path, not a URL")
+    for parent in (path.parent, *path.parent.parents):
+        if parent.exists() and not parent.is_dir():
+            raise OutputError(path, f"cannot write there: {parent} is a file, not a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(path, f"cannot create its directory: {error.strerror}") from error
 
 
 def open_writer(
@@ -86,73 +109,105 @@ def open_writer(
 ) -> tuple[Writer, Done]:
     """A writer for path's format; with resume, also what the output already holds."""
     fmt = output_format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_parent(path)
     if fmt == "parquet":
         parquet = ParquetParts(path, cols, labels)
         return parquet, parquet.recover() if resume else parquet.start()
+    partial = partial_path(path)
+    keep = resume and partial.exists()  # an earlier run's rows, kept even if this one fails
     done = Done()
-    if resume and path.exists():
+    if resume and not keep and path.exists():
+        shutil.copyfile(path, partial)  # a finished output is extended beside itself
+    if resume and partial.exists():
         recover = _recover_csv if fmt == "csv" else _recover_jsonl
-        done = recover(path, cols, labels)
-    if fmt == "csv":
-        return CsvWriter(path, cols, append=done.rows > 0), done
-    return JsonlWriter(path, cols, append=done.rows > 0), done
+        try:
+            done = recover(partial, cols, labels)
+        except OutputError:
+            if not keep:
+                partial.unlink()  # only a copy of the finished output
+            raise
+    writer = CsvWriter if fmt == "csv" else JsonlWriter
+    return writer(path, cols, append=done.rows > 0, keep=keep), done
 
 
-class CsvWriter:
-    """CSV with a header row; floats keep full precision."""
+class _TextWriter:
+    """A CSV or JSONL output, appended to `<output>.partial` and renamed over it on close."""
 
-    def __init__(self, path: Path, cols: list[str], append: bool) -> None:
-        self.file = path.open("a" if append else "w", encoding="utf-8", newline="")
+    def __init__(self, path: Path, cols: list[str], append: bool, keep: bool = False) -> None:
+        self.path = path
+        self.partial = partial_path(path)
+        self.file = self.partial.open("a" if append else "w", encoding="utf-8", newline="")
         self.cols = cols
+        self.keep = keep
+        self.written = 0
+
+    def write(self, batch: Columns) -> None:
+        """Append rows and flush them."""
+        self.file.write(self.text(batch))
+        self.file.flush()
+        self.written += len(batch[self.cols[0]])
+
+    def text(self, batch: Columns) -> str:
+        """The rows of a batch as this format's text."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close the file and put it in place of the output."""
+        self.file.close()
+        os.replace(self.partial, self.path)
+
+    def abandon(self) -> None:
+        """Close the file; drop it unless it holds rows (this run's or an earlier one's)."""
+        self.file.close()
+        if not self.written and not self.keep:
+            self.partial.unlink(missing_ok=True)
+
+
+class CsvWriter(_TextWriter):
+    """CSV with a header row; floats keep full precision; a missing value is empty."""
+
+    def __init__(self, path: Path, cols: list[str], append: bool, keep: bool = False) -> None:
+        super().__init__(path, cols, append, keep)
         self.writer = csv.writer(self.file)
         if not append:
             self.writer.writerow(cols)
+            self.file.flush()
 
-    def write(self, batch: Columns) -> None:
-        """Append rows and flush them."""
-        rows = zip(*(batch[c] for c in self.cols), strict=True)
-        if any(_needs_quotes(batch[c]) for c in self.cols):
-            self.writer.writerows(rows)
-        else:  # what csv.writer writes for such rows, at twice its speed
-            self.file.write("".join(",".join(map(str, row)) + "\r\n" for row in rows))
-        self.file.flush()
-
-    def close(self) -> None:
-        """Close the file."""
-        self.file.close()
+    def text(self, batch: Columns) -> str:
+        """The rows as csv.writer writes them."""
+        values = [batch[c] for c in self.cols]
+        if any(_needs_quotes(column) for column in values):
+            out = io.StringIO()
+            csv.writer(out).writerows(zip(*values, strict=True))
+            return out.getvalue()
+        # What csv.writer writes for such rows, at twice its speed.
+        values = [[""] * len(column) if _all_none(column) else column for column in values]
+        return "".join(",".join(map(str, row)) + "\r\n" for row in zip(*values, strict=True))
 
 
-class JsonlWriter:
+class JsonlWriter(_TextWriter):
     """One JSON object per line."""
 
-    def __init__(self, path: Path, cols: list[str], append: bool) -> None:
-        self.file = path.open("a" if append else "w", encoding="utf-8")
-        self.cols = cols
-
-    def write(self, batch: Columns) -> None:
-        """Append rows and flush them."""
+    def text(self, batch: Columns) -> str:
+        """The rows as JSON objects, one per line."""
         rows = zip(*(batch[c] for c in self.cols), strict=True)
-        self.file.write(
-            "".join(
-                json.dumps(dict(zip(self.cols, row, strict=True)), ensure_ascii=False) + "\n"
-                for row in rows
-            )
+        return "".join(
+            json.dumps(dict(zip(self.cols, row, strict=True)), ensure_ascii=False) + "\n"
+            for row in rows
         )
-        self.file.flush()
-
-    def close(self) -> None:
-        """Close the file."""
-        self.file.close()
 
 
 _SPECIAL = re.compile(r'[,"\r\n]')
 
 
+def _all_none(values: list[Any]) -> bool:
+    return bool(values) and values[0] is None and values.count(None) == len(values)
+
+
 def _needs_quotes(values: list[Any]) -> bool:
     """Whether csv.writer would quote any of these values (or write one differently)."""
     kinds = set(map(type, values))
-    if kinds <= {int} or kinds <= {float}:
+    if kinds <= {int} or kinds <= {float} or kinds <= {type(None)}:
         return False
     if kinds != {str}:
         return True
@@ -239,6 +294,8 @@ class ParquetParts:
         self.labels = labels
         self.schema = pa.schema([(c, _arrow_type(c, labels)) for c in cols])
         self.count = 0
+        self.keep = False  # whether the parts hold an earlier run's rows
+        self.written = 0
 
     def start(self) -> Done:
         """Forget any earlier run's parts."""
@@ -251,15 +308,20 @@ class ParquetParts:
         self.parts.mkdir(parents=True, exist_ok=True)
         for tmp in self.parts.glob("*.tmp"):
             tmp.unlink()  # a part torn by a kill; its rows are scored again
-        if self.path.exists() and not any(self.parts.iterdir()):
-            os.replace(self.path, self.parts / _part_name(0))
+        self.keep = any(self.parts.iterdir())
+        if self.path.exists() and not self.keep:
+            shutil.copyfile(self.path, self.parts / _part_name(0))
         done = Done()
-        for part in sorted(self.parts.glob("part-*.parquet")):
-            table = pq.read_table(part)
-            _check_columns(part, table.column_names, self.cols)
-            for row in table.select(["id", "model_version", *self._decisions()]).to_pylist():
-                done.add(row, self.labels)
-            self.count += 1
+        try:
+            for part in sorted(self.parts.glob("part-*.parquet")):
+                table = pq.read_table(part)
+                _check_columns(part, table.column_names, self.cols)
+                for row in table.select(["id", "model_version", *self._decisions()]).to_pylist():
+                    done.add(row, self.labels)
+                self.count += 1
+        except OutputError:
+            self.abandon()
+            raise
         return done
 
     def _decisions(self) -> list[str]:
@@ -276,6 +338,7 @@ class ParquetParts:
         )
         os.replace(tmp, final)
         self.count += 1
+        self.written += 1
 
     def close(self) -> None:
         """Join the parts into the output file, then remove them."""
@@ -285,6 +348,11 @@ class ParquetParts:
                 writer.write_table(pq.read_table(part, schema=self.schema))
         os.replace(tmp, self.path)
         shutil.rmtree(self.parts)
+
+    def abandon(self) -> None:
+        """Keep the parts for --resume, unless there are none of this run or an earlier one."""
+        if not self.written and not self.keep:
+            shutil.rmtree(self.parts, ignore_errors=True)
 
 
 def _part_name(index: int) -> str:

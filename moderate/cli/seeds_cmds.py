@@ -16,6 +16,7 @@ import typer
 from moderate.cli.common import err_console, fail
 from seeds.errors import InputError
 from seeds.readers import FORMATS, ReadStats, read_comments, read_threads
+from service.writers import OutputError, ensure_parent, partial_path
 
 
 class OnErrorChoice(StrEnum):
@@ -71,7 +72,7 @@ def split(
     try:
         with _output(output) as out:
             if article:
-                for thread in read_threads(paths):
+                for thread in read_threads(paths, fmt=fmt):
                     _write(out, thread.article_dict())
             else:
                 comments = read_comments(
@@ -84,7 +85,7 @@ def split(
                 )
                 for comment in comments:
                     _write(out, comment.to_dict())
-    except InputError as error:
+    except (InputError, OutputError) as error:
         fail(str(error))
     if not article:
         _summary(stats, output, rejects)
@@ -100,8 +101,8 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
     if path is None:
         yield sys.stdout
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
+    ensure_parent(path)
+    partial = partial_path(path)
     try:
         with partial.open("w", encoding="utf-8") as stream:
             yield stream

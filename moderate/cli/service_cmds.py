@@ -105,16 +105,24 @@ def score(
     text_field: Annotated[str | None, typer.Option(help="Field/column of the text.")] = None,
     model: Annotated[Path | None, typer.Option(help="Artifact directory to use.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Comments per batch.")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="The inputs' format, e.g. csv for stdin.")
+    ] = None,
 ) -> None:
     """Score comment dumps into a CSV, JSONL or Parquet file (by extension).
+
+    `-` (or a pipe) is read from stdin, once: zcat dump.csv.gz | moderate score - --format csv
 
     Example: moderate score dump.jsonl.gz -o build/scored.parquet --on-error skip
     """
     from model.artifacts import ArtifactError
     from seeds.errors import InputError
+    from seeds.readers import FORMATS
     from service.batch import BatchError, score_files
     from service.writers import OutputError
 
+    if fmt is not None and fmt not in FORMATS:
+        fail(f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}")
     settings = load_settings()
     try:
         summary = score_files(
@@ -128,8 +136,9 @@ def score(
             rejects=rejects,
             resume=resume,
             include_text=include_text,
-            batch_size=batch_size or settings.batch_size,
+            batch_size=settings.batch_size if batch_size is None else batch_size,
             progress=True,
+            fmt=fmt,
         )
     except (ArtifactError, BatchError, InputError, OutputError, OSError) as exc:
         fail(str(exc))
@@ -137,7 +146,8 @@ def score(
     console.print(
         f"read {summary.read:,} comments, scored {summary.scored:,} "
         f"({summary.rate:,.0f}/s), already done {summary.resumed:,}, "
-        f"flagged {flagged}, rejected {summary.rejected:,} -> {summary.output}"
+        f"flagged {flagged}, skipped {summary.skipped:,}, rejected {summary.rejected:,} "
+        f"-> {summary.output}"
     )
 
 

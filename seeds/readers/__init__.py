@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import IO
 
 from seeds.comments import Comment, Thread
 from seeds.errors import InputError
@@ -18,7 +19,9 @@ from seeds.readers.source import (
     FORMATS,
     detect_format,
     is_binary,
+    is_stream,
     open_bytes,
+    open_stream,
     read_head,
     replace_counter,
     source_name,
@@ -32,6 +35,7 @@ __all__ = [
     "FileCounts",
     "ReadStats",
     "detect_format",
+    "is_stream",
     "read_comments",
     "read_threads",
 ]
@@ -50,6 +54,8 @@ def read_comments(
     fmt: str | None = None,
 ) -> Iterator[Comment]:
     """Yield the comments of every file in order, streaming; see the module docstring.
+
+    A path `-` is stdin; stdin, pipes and FIFOs are read once, front to back.
 
     Every comment's id is comment_id(file base name without .gz, position, text), where
     position is the 0-based index of the record among the file's records (posts, rows,
@@ -78,14 +84,20 @@ def read_comments(
                 yield from _read_file(context)
 
 
-def read_threads(paths: Sequence[str | Path]) -> Iterator[Thread]:
-    """Yield each plain-text thread page split into its article and comments."""
-    for path in paths:
-        fmt = detect_format(path)
-        if fmt != "thread":
-            raise InputError(str(path), f"a {fmt} dump, not a plain-text thread page")
+def read_threads(paths: Sequence[str | Path], fmt: str | None = None) -> Iterator[Thread]:
+    """Yield each plain-text thread page split into its article and comments.
+
+    fmt: force a format (only "thread" gives pages), e.g. for stdin, instead of detecting it.
+    """
+    for item in paths:
+        path = Path(item)
+        head, stream = open_stream(path) if is_stream(path) else (read_head(path), None)
+        kind = fmt or detect_format(path, head)
+        if kind != "thread":
+            _close(stream)
+            raise InputError(str(path), f"a {kind} dump, not a plain-text thread page")
         with replace_counter() as counter:
-            yield _split_page(Path(path), counter.name)
+            yield _split_page(path, counter.name, stream)
 
 
 def _open_context(
@@ -96,15 +108,21 @@ def _open_context(
     on_error: OnError,
     rejects: Rejects | None,
 ) -> FileContext | None:
-    head = read_head(path)
+    once = is_stream(path)
+    head, stream = open_stream(path) if once else (read_head(path), None)
     counts = FileCounts(format=fmt or "empty")
     stats.files += 1
     stats.per_file[str(path)] = counts
     if not head:
+        _close(stream)
         return None
-    counts.format = fmt or detect_format(path)
-    if counts.format != "parquet" and is_binary(head):
-        raise InputError(str(path), BINARY)
+    try:
+        counts.format = fmt or detect_format(path, head)
+        if counts.format != "parquet" and is_binary(head):
+            raise InputError(str(path), BINARY)
+    except InputError:
+        _close(stream)
+        raise
     return FileContext(
         path=path,
         name=source_name(path),
@@ -114,7 +132,15 @@ def _open_context(
         text_field=text_field,
         on_error=on_error,
         rejects=rejects,
+        head=head,
+        stream=stream,
+        once=once,
     )
+
+
+def _close(stream: IO[bytes] | None) -> None:
+    if stream is not None:
+        stream.close()
 
 
 def _read_file(ctx: FileContext) -> Iterator[Comment]:
@@ -123,22 +149,24 @@ def _read_file(ctx: FileContext) -> Iterator[Comment]:
         try:
             yield from READERS[ctx.fmt](ctx)
         except (OSError, EOFError) as error:
-            # Truncated or corrupt gzip shows up only once reading reaches it.
-            raise ctx.error(f"cannot read: {error}", ctx.line) from error
+            # Truncated or corrupt gzip shows up only once reading reaches it: an error, or
+            # with on_error="skip" a reject that ends this file and keeps what came before.
+            ctx.reject(ctx.line, f"cannot read: {error}")
         finally:
+            _close(ctx.stream)  # a stream its reader never opened
             ctx.counts.replaced_bytes += counter.count
             ctx.stats.replaced_bytes += counter.count
 
 
 def _read_thread_page(ctx: FileContext) -> Iterator[Comment]:
-    for comment in _split_page(ctx.path, ctx.errors).comments:
+    for comment in _split_page(ctx.path, ctx.errors, ctx.open_bytes()).comments:
         yield ctx.counted(comment)
 
 
-def _split_page(path: Path, errors: str) -> Thread:
+def _split_page(path: Path, errors: str, stream: IO[bytes] | None = None) -> Thread:
     try:
-        with open_bytes(path) as stream:
-            data = stream.read(MAX_PAGE_BYTES + 1)
+        with stream if stream is not None else open_bytes(path) as source:
+            data = source.read(MAX_PAGE_BYTES + 1)
     except (OSError, EOFError) as error:
         raise InputError(str(path), f"cannot read: {error}") from error
     if len(data) > MAX_PAGE_BYTES:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -12,6 +13,7 @@ from typing import IO, Any, Literal
 
 from seeds.comments import Comment, comment_id
 from seeds.errors import InputError
+from seeds.readers.source import open_bytes
 
 OnError = Literal["raise", "skip"]
 
@@ -43,7 +45,8 @@ class ReadStats:
     """Totals over every file read, plus per-file counts keyed by the path as given.
 
     `skipped` counts records that are not comments to keep: blank or deleted texts,
-    spam, unapproved or pingback comments. `rejected` counts malformed records.
+    spam, unapproved or pingback comments. `rejected` counts malformed records. Both are
+    listed, with their reason, in the rejects file when there is one.
     """
 
     files: int = 0
@@ -81,6 +84,27 @@ class FileContext:
     rejects: Rejects | None = None
     errors: str = "replace"
     line: int | None = None
+    head: bytes = b""
+    # A stream input (stdin, a pipe) opened once for sniffing, handed to its reader.
+    stream: IO[bytes] | None = None
+    once: bool = False
+
+    def open_bytes(self) -> IO[bytes]:
+        """The file's bytes, decompressed; a stream input gives its one stream, once."""
+        if not self.once:
+            return open_bytes(self.path)
+        if self.stream is None:
+            raise self.error("a stream (stdin, a pipe) can be read only once")
+        stream, self.stream = self.stream, None
+        return stream
+
+    def open_text(
+        self, newline: str | None = None, encoding: str = "utf-8-sig"
+    ) -> io.TextIOWrapper:
+        """A streaming text view of the file; bad bytes go to `errors`."""
+        return io.TextIOWrapper(
+            self.open_bytes(), encoding=encoding, errors=self.errors, newline=newline
+        )
 
     def error(self, reason: str, line: int | None = None) -> InputError:
         """A file-level error (not skippable): names the file and, when known, the line."""
@@ -95,8 +119,10 @@ class FileContext:
         self.counts.rejected += 1
         self.stats.rejected += 1
 
-    def skip(self) -> None:
+    def skip(self, line: int | None, reason: str, raw: str | None = None) -> None:
         """A record that is not a comment to keep (blank, deleted, spam, unapproved)."""
+        if self.rejects is not None:
+            self.rejects.write(self.path, line, reason, raw)
         self.counts.skipped += 1
         self.stats.skipped += 1
 
@@ -111,10 +137,11 @@ class FileContext:
         parent: str | None = None,
         source_id: str | None = None,
         created: Any = None,
+        raw: str | None = None,
     ) -> Comment | None:
         """The Comment for one record, or None (counted as skipped) when its text is blank."""
         if not text.strip():
-            self.skip()
+            self.skip(lines[0], "no text", raw)
             return None
         meta: dict[str, Any] = {"source": self.name, "format": self.fmt}
         if created is not None:

@@ -6,14 +6,17 @@ import codecs
 import gzip
 import io
 import re
+import stat
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from seeds.errors import InputError
 
+STDIN = "-"
 FORMATS = ("thread", "jsonl", "csv", "tsv", "parquet", "disqus", "wxr")
 EXTENSIONS = {
     ".txt": "thread",
@@ -46,6 +49,72 @@ def source_name(path: Path) -> str:
     return name[:-3] if name.lower().endswith(".gz") else name
 
 
+def is_stream(path: str | Path) -> bool:
+    """`-` (stdin), a pipe, a FIFO or a terminal: readable once, so it is opened only once."""
+    if str(path) == STDIN:
+        return True
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+
+
+def open_stream(path: Path) -> tuple[bytes, IO[bytes]]:
+    """Open a stream input once: its first HEAD_BYTES (decompressed) and all its bytes."""
+    owned = str(path) != STDIN
+    raw = _open_raw(path) if owned else sys.stdin.buffer
+    try:
+        magic = _read_ahead(raw, len(GZIP_MAGIC))
+        source: IO[bytes] = io.BufferedReader(_Replay(magic, raw, *([raw] if owned else [])))
+        decoded = cast(IO[bytes], gzip.GzipFile(fileobj=source)) if magic == GZIP_MAGIC else source
+        head = _read_ahead(decoded, HEAD_BYTES)
+    except (OSError, EOFError) as error:
+        raise InputError(str(path), f"cannot read: {error}") from error
+    closing = [decoded] if decoded is source else [decoded, source]
+    return head, io.BufferedReader(_Replay(head, decoded, *closing))
+
+
+class _Replay(io.RawIOBase):
+    """A stream whose first bytes were read ahead: gives them again, then the rest."""
+
+    def __init__(self, head: bytes, rest: IO[bytes], *owned: IO[bytes]) -> None:
+        self.head = head
+        self.rest = rest
+        self.owned = owned  # closed with this stream
+        self.at = 0
+
+    def readable(self) -> bool:
+        """Always."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """The next bytes: what is left of the head, else whatever the stream has ready."""
+        if self.at < len(self.head):
+            data = self.head[self.at : self.at + len(buffer)]
+            self.at += len(data)
+        else:
+            data = getattr(self.rest, "read1", self.rest.read)(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        """Close the streams this one owns."""
+        if not self.closed:
+            for stream in self.owned:
+                stream.close()
+        super().close()
+
+
+def _read_ahead(stream: IO[bytes], size: int) -> bytes:
+    chunks: list[bytes] = []
+    got = 0
+    while got < size and (chunk := stream.read(size - got)):
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
 def is_gzip(path: Path) -> bool:
     """Whether the file starts with the gzip magic number (whatever its name)."""
     with _open_raw(path) as raw:
@@ -76,10 +145,10 @@ def is_binary(head: bytes) -> bool:
     return control > len(head) * 0.3
 
 
-def detect_format(path: str | Path) -> str:
+def detect_format(path: str | Path, head: bytes | None = None) -> str:
     """The dump format of a file, by extension (after `.gz`) and a sniff of its head."""
     path = Path(path)
-    head = read_head(path)
+    head = read_head(path) if head is None else head
     if head.startswith(PARQUET_MAGIC):
         return "parquet"
     if is_binary(head):

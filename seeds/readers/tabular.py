@@ -10,7 +10,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
-from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
@@ -31,7 +30,7 @@ from seeds.readers.context import (
     find_field,
     missing_text_field,
 )
-from seeds.readers.source import is_gzip, open_bytes, open_text
+from seeds.readers.source import is_gzip, open_text
 
 # Reddit/Pushshift keep deleted comments as placeholders; they are not reader text.
 DELETED = frozenset({"[deleted]", "[removed]"})
@@ -76,9 +75,10 @@ def read_jsonl(ctx: FileContext) -> Iterator[Comment]:
     """Comments from JSON Lines / NDJSON, one object per line (blank lines ignored)."""
     shapes: dict[tuple[str, ...], Columns | None] = {}
     position = -1
-    with open_text(ctx.path, ctx.errors) as stream:
+    ctx.line = 1
+    with ctx.open_text() as stream:
         for lineno, line in enumerate(stream, 1):
-            ctx.line = lineno
+            ctx.line = lineno + 1  # where a truncated .gz breaks off, if it does
             if not line.strip():
                 continue
             position += 1
@@ -86,7 +86,9 @@ def read_jsonl(ctx: FileContext) -> Iterator[Comment]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
-                ctx.reject(lineno, f"malformed JSON: {error.msg} at column {error.colno}", raw)
+                # Some messages end in "at" ("Unterminated string starting at").
+                reason = f"{error.msg.removesuffix(' at')} at column {error.colno}"
+                ctx.reject(lineno, f"malformed JSON: {reason}", raw)
                 continue
             except RecursionError:
                 ctx.reject(lineno, "malformed JSON: nested too deeply", raw)
@@ -110,7 +112,7 @@ def read_jsonl(ctx: FileContext) -> Iterator[Comment]:
 
 def read_csv(ctx: FileContext) -> Iterator[Comment]:
     """Comments from CSV/TSV with a header row; quoted fields may span lines."""
-    with open_text(ctx.path, ctx.errors, newline="") as stream, RawLines(ctx) as raw:
+    with ctx.open_text(newline="") as stream, RawLines(ctx) as raw:
         first = stream.readline()
         delimiter = "\t" if ctx.fmt == "tsv" else sniff_delimiter(first)
         # csv.reader pulls the lines itself (no Python call per line); the raw text of a
@@ -122,7 +124,8 @@ def read_csv(ctx: FileContext) -> Iterator[Comment]:
 class RawLines:
     """The physical lines of a text file by number, read forward on demand (for rejects).
 
-    Rejected rows come in file order, so one forward pass serves them all.
+    Rejected rows come in file order, so one forward pass serves them all. A stream input
+    (stdin, a pipe) cannot be read again: its rejected rows have no raw text.
     """
 
     def __init__(self, ctx: FileContext) -> None:
@@ -137,8 +140,10 @@ class RawLines:
         if self.stream is not None:
             self.stream.close()
 
-    def take(self, first: int, last: int) -> str:
+    def take(self, first: int, last: int) -> str | None:
         """Lines first..last (1-based, inclusive), without the final line break."""
+        if self.ctx.once:
+            return None
         if self.stream is None or first <= self.line:
             if self.stream is not None:
                 self.stream.close()
@@ -198,7 +203,7 @@ def _csv_rows(ctx: FileContext, reader: Any, raw_lines: RawLines) -> Iterator[Co
 
 def read_parquet(ctx: FileContext) -> Iterator[Comment]:
     """Comments from Parquet, batch by batch; `lines` is [row + 1, row + 1] (1-based row)."""
-    with _seekable(ctx.path) as source:
+    with _seekable(ctx) as source:
         try:
             parquet = pq.ParquetFile(source)
         except (pa.ArrowException, OSError, ValueError) as error:
@@ -239,7 +244,7 @@ def record_comment(
         ctx.reject(lines[0], f"field {columns.text!r} holds a {kind}, not text", raw)
         return None
     if text.strip() in DELETED:
-        ctx.skip()
+        ctx.skip(lines[0], "deleted comment placeholder", raw)
         return None
     return ctx.comment(
         position,
@@ -250,6 +255,7 @@ def record_comment(
         parent=as_id(record.get(columns.parent)) if columns.parent else None,
         source_id=as_id(record.get(columns.id)) if columns.id else None,
         created=as_created(record.get(columns.created)) if columns.created else None,
+        raw=raw,
     )
 
 
@@ -261,12 +267,12 @@ def sniff_delimiter(header: str) -> str:
 
 
 @contextmanager
-def _seekable(path: Path) -> Iterator[str | IO[bytes]]:
-    # Parquet reads its footer first, so a gzipped file is inflated to a temporary file.
-    if not is_gzip(path):
-        yield str(path)
+def _seekable(ctx: FileContext) -> Iterator[str | IO[bytes]]:
+    # Parquet reads its footer first, so a gzipped file or a stream goes to a temporary file.
+    if not ctx.once and not is_gzip(ctx.path):
+        yield str(ctx.path)
         return
-    with tempfile.TemporaryFile() as scratch, open_bytes(path) as compressed:
+    with tempfile.TemporaryFile() as scratch, ctx.open_bytes() as compressed:
         shutil.copyfileobj(compressed, scratch)
         scratch.seek(0)
         yield scratch

@@ -23,7 +23,7 @@ from defusedxml import DefusedXmlException
 from seeds.comments import Comment
 from seeds.readers.context import FileContext, as_id
 from seeds.readers.htmltext import html_to_text
-from seeds.readers.source import declared_encoding, open_text, read_head
+from seeds.readers.source import declared_encoding
 
 CHUNK_CHARS = 1 << 14
 WP_NAMESPACE = "http://wordpress.org/export/"
@@ -110,7 +110,7 @@ def read_disqus(ctx: FileContext) -> Iterator[Comment]:
             ctx.reject(record.first, "<post> without <message>", _raw(element))
             continue
         if _flag(element, "isDeleted") or _flag(element, "isSpam"):
-            ctx.skip()
+            ctx.skip(record.first, "deleted or spam post", _raw(element) if ctx.rejects else None)
             continue
         thread_key = attribute(element.find("thread"), "id")
         comment = ctx.comment(
@@ -149,7 +149,8 @@ def read_wxr(ctx: FileContext) -> Iterator[Comment]:
         # Only "1" is approved; "0" is pending, others are spam or trash. Pingbacks are not readers.
         approved = _text(element, "comment_approved") == "1"
         if not approved or _text(element, "comment_type") in ("pingback", "trackback"):
-            ctx.skip()
+            reason = "not an approved reader comment"
+            ctx.skip(record.first, reason, _raw(element) if ctx.rejects else None)
             continue
         parent = _text(element, "comment_parent")
         comment = ctx.comment(
@@ -173,10 +174,10 @@ def _records(ctx: FileContext, want: Want) -> Iterator[Record]:
     parser.setContentHandler(collector)
     # feed() never hands out a locator; the parser itself is one.
     collector.setDocumentLocator(parser)
-    encoding = declared_encoding(ctx.path, read_head(ctx.path))
+    encoding = declared_encoding(ctx.path, ctx.head)
     # Text (not bytes) goes to expat, which then reads it as UTF-8 whatever the
     # declaration says; decoding here is what replaces and counts bad bytes.
-    with open_text(ctx.path, ctx.errors, encoding=encoding) as stream:
+    with ctx.open_text(encoding=encoding) as stream:
         try:
             while chunk := stream.read(CHUNK_CHARS):
                 parser.feed(chunk)

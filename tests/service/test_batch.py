@@ -59,7 +59,7 @@ def test_each_format_holds_every_comment_in_order(
     assert list(rows["id"]) == [c.id for c in comments]
     assert list(rows["text"]) == [c.text for c in comments]
     assert list(rows.columns) == [
-        "id", "thread", "position", "text", "toxic", "conspiracy",
+        "id", "source_id", "thread", "position", "text", "toxic", "conspiracy",
         "toxic_decision", "conspiracy_decision", "model_version",
     ]  # fmt: skip
     assert rows["toxic"].between(0, 1).all() and rows["conspiracy"].between(0, 1).all()
@@ -152,7 +152,8 @@ def progressed(path: Path) -> bool:
     if path.suffix == ".parquet":
         parts = path.with_name(path.name + ".parts")
         return parts.exists() and len(list(parts.glob("*.parquet"))) >= 3
-    return path.exists() and path.stat().st_size > 150_000
+    partial = path.with_name(path.name + ".partial")
+    return partial.exists() and partial.stat().st_size > 150_000
 
 
 @pytest.mark.slow
@@ -205,14 +206,18 @@ def test_dask_without_scheduler_fails_before_writing(
     "threads",
     [["a.csv", "b.csv"], ["with, comma", "b"], ['quote " in it', "b"], ["line\nbreak", ""]],
 )
-def test_csv_rows_are_what_the_csv_module_writes(threads: list[str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("source_ids", [[None, None], ["t1_a", None], ["7", "t1_b"]])
+def test_csv_rows_are_what_the_csv_module_writes(
+    threads: list[str], source_ids: list[str | None], tmp_path: Path
+) -> None:
     import csv
 
     from service.writers import CsvWriter
 
-    cols = ["id", "thread", "position", "toxic", "toxic_decision"]
+    cols = ["id", "source_id", "thread", "position", "toxic", "toxic_decision"]
     batch = {
         "id": ["c1", "c2"],
+        "source_id": source_ids,
         "thread": threads,
         "position": [0, 1],
         "toxic": [0.1, 1e-07],
