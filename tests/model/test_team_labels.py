@@ -54,10 +54,12 @@ def test_settings_are_chosen_by_leave_one_source_out_when_sources_allow() -> Non
         sources.append(["news", "tweets", "forum", "wiki"][i // 60])
     target = {"toxic": (np.arange(240), np.array(y))}
     config = ModelConfig(grid_C=(1.0,), grid_char=(False,), grid_min_df=(1,))
-    chosen = select(texts, target, np.ones(240), config, np.array(sources))
+    chosen = select(texts, target, {"toxic": np.ones(240)}, config, np.array(sources))
     assert chosen["criteria"] == {"toxic": "loso_roc_auc"}
     assert "leave-one-source-out" in chosen["why"]
-    single = select(texts, target, np.ones(240), config, np.array(["one"] * 240))
+    single = select(texts, target, {"toxic": np.ones(240)}, config, np.array(["one"] * 240))
     assert single["criteria"] == {"toxic": "cv_pr_auc"}
-    cv = select(texts, target, np.ones(240), ModelConfig(select_by="cv", grid_C=(1.0,)), None)
+    cv = select(
+        texts, target, {"toxic": np.ones(240)}, ModelConfig(select_by="cv", grid_C=(1.0,)), None
+    )
     assert set(cv["criteria"].values()) == {"cv_pr_auc"}
