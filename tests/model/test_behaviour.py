@@ -91,23 +91,23 @@ def test_custom_cases() -> None:
 # model, recorded in the model card and in model/EXPERIMENTS.md.
 FLOORS = {
     "capitals": 0.95,  # [1.00]
-    "conspiracy_claim": 0.22,  # [0.24] claims outside COVID and vaccines are missed
-    "conspiracy_debunking": 0.79,  # [0.82] debunking shares the claim's vocabulary
-    "counter_speech": 0.68,  # [0.73]
+    "conspiracy_claim": 0.20,  # [0.23] claims outside COVID and vaccines are missed
+    "conspiracy_debunking": 0.76,  # [0.79] debunking shares the claim's vocabulary
+    "counter_speech": 0.72,  # [0.77]
     "critical_not_conspiracy": 0.95,  # [1.00]
     "direct_insult": 0.83,  # [0.92]
-    "identity_neutral_positive": 0.85,  # [0.91]
+    "identity_neutral_positive": 0.91,  # [0.96]
     "insult_commenter": 0.80,  # [0.86]
-    "long_benign_one_insult": 0.30,  # [0.42] one insult diluted by a long benign text
+    "long_benign_one_insult": 0.41,  # [0.50] one insult diluted by a long benign text
     "negation": 0.55,  # [0.62] negated insults still score as insults
     "obfuscated_insult": 0.85,  # [0.91]
-    "profanity_without_target": 0.63,  # [0.68]
+    "profanity_without_target": 0.68,  # [0.73]
     "public_figure": 0.90,  # [0.96]
     "quotation": 0.40,  # [0.45] quoting an insult reads as using it
     "slurs_dehumanisation": 0.68,  # [0.73]
-    "threats": 0.41,  # [0.46] threats without insult words score low
+    "threats": 0.33,  # [0.38] threats without insult words score low
 }
-BPSN_FLOOR = 0.85  # [lowest 0.88: transgender; muslim, disabled, gay 0.90-0.91]
+BPSN_FLOOR = 0.85  # [lowest 0.90: transgender, muslim]
 
 
 @pytest.fixture(scope="module")
