@@ -91,17 +91,14 @@ def test_pick_command_copies_text_not_labels(tmp_path: Path, cli: typer.Typer) -
             for i in range(40)
         ]
     )
-    code, out = run(
-        cli,
-        "pick",
-        tmp_path / "corpus",
-        "-n",
-        "6",
-        "--source",
-        "globe_c3",
-        "--data",
-        tmp_path / "team",
-    )
+
+    def pick_six() -> tuple[int, str]:
+        return run(
+            cli, "pick", tmp_path / "corpus", "-n", "6", "--source", "globe_c3",
+            "--data", tmp_path / "team",
+        )  # fmt: skip
+
+    code, out = pick_six()
     assert code == 0, out
     assert "6 new in" in out
     team = LabelStore(tmp_path / "team")
@@ -111,17 +108,7 @@ def test_pick_command_copies_text_not_labels(tmp_path: Path, cli: typer.Typer) -
     code, out = run(cli, "pick", tmp_path / "nowhere", "-n", "1", "--data", tmp_path / "team")
     assert code == 1 and "not a label store" in out
     # A second round brings only comments the dataset does not have yet.
-    code, out = run(
-        cli,
-        "pick",
-        tmp_path / "corpus",
-        "-n",
-        "6",
-        "--source",
-        "globe_c3",
-        "--data",
-        tmp_path / "team",
-    )
+    code, out = pick_six()
     assert code == 0 and "6 new in" in out, out
     assert len({c["id"] for c in team.comments()}) == 12
     code, out = run(

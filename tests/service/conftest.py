@@ -10,6 +10,7 @@ import pytest
 from model.artifacts import save
 from model.train import ModelConfig, train
 from tests.service.helpers import dataset, point
+from tests.service.test_batch import write_dump
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +31,15 @@ def artifacts(tmp_path: Path, trained_models: tuple[Path, Path]) -> Path:
         shutil.copytree(source, root / source.name, symlinks=True)
     point(root, trained_models[0].name)
     return root
+
+
+@pytest.fixture
+def model(artifacts: Path) -> Path:
+    """The artifact `current` points at."""
+    return (artifacts / "current").resolve()
+
+
+@pytest.fixture
+def dump(tmp_path: Path) -> Path:
+    """A 230-comment JSONL dump."""
+    return write_dump(tmp_path / "dump.jsonl", 230)

@@ -36,18 +36,6 @@ def write_dump(path: Path, count: int, bad_line: int | None = None) -> Path:
     return path
 
 
-@pytest.fixture
-def model(artifacts: Path) -> Path:
-    """The artifact `current` points at."""
-    return (artifacts / "current").resolve()
-
-
-@pytest.fixture
-def dump(tmp_path: Path) -> Path:
-    """A 230-comment JSONL dump."""
-    return write_dump(tmp_path / "dump.jsonl", 230)
-
-
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
 def test_each_format_holds_every_comment_in_order(
     suffix: str, dump: Path, model: Path, tmp_path: Path

@@ -22,18 +22,6 @@ from tests.service.test_batch import MODERATE, write_dump
 FORMATS = [".csv", ".jsonl", ".parquet"]
 
 
-@pytest.fixture
-def model(artifacts: Path) -> Path:
-    """The artifact `current` points at."""
-    return (artifacts / "current").resolve()
-
-
-@pytest.fixture
-def dump(tmp_path: Path) -> Path:
-    """A 230-comment JSONL dump."""
-    return write_dump(tmp_path / "dump.jsonl", 230)
-
-
 def score(model: Path, *args: str | Path) -> Result:
     """`moderate score ARGS --model MODEL`, in process."""
     command = ["score", *map(str, args), "--model", str(model)]
