@@ -109,8 +109,7 @@ def _held_out(ids: pd.Series, every: int) -> np.ndarray:
 def _weights(frame: pd.DataFrame, config: ModelConfig) -> np.ndarray:
     if "source" not in frame.columns:
         return np.ones(len(frame))
-    sources = frame["source"].astype("string").fillna("")
-    return sources.map(lambda s: config.source_weights.get(s, 1.0)).to_numpy(dtype=np.float64)
+    return config.source_row_weights(frame["source"])
 
 
 class _Pass:

@@ -86,6 +86,11 @@ class ModelConfig:
     epochs: int = 3
     holdout_every: int = 10  # one row in this many (by id hash) calibrates, up to chunk_rows
 
+    def source_row_weights(self, sources: Any) -> NDArray[np.float64]:
+        """Each row's weight from its source alone (`source_weights`, else 1.0)."""
+        source = pd.Series(np.asarray(sources, dtype=object)).astype("string").fillna("")
+        return source.map(lambda s: self.source_weights.get(s, 1.0)).to_numpy(np.float64)
+
     def row_weights(
         self, sources: Any, y: Any, label: str, balanced: bool = True
     ) -> NDArray[np.float64]:
@@ -94,7 +99,7 @@ class ModelConfig:
         `balanced`; the calibrator is fitted without it, so probabilities keep the real
         base rate)."""
         source = pd.Series(np.asarray(sources, dtype=object)).astype("string").fillna("")
-        weights = source.map(lambda s: self.source_weights.get(s, 1.0)).to_numpy(np.float64)
+        weights = self.source_row_weights(source)
         if balanced and label in self.balance_within_source:
             frame = pd.DataFrame({"source": source, "y": np.asarray(y)})
             size = frame.groupby("source")["y"].transform("size").to_numpy(np.float64)
