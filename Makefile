@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORPORA ?= ../shared/corpora
 FUZZ_EXAMPLES ?= 2000
+FROM ?= reference
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +15,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -c "from model.engine import warm; warm()"  # compile the scoring engine once
 	touch $(STAMP)
 
-.PHONY: help install run test lint typecheck check split label rules stats export import-corpora train train-corpora evaluate serve fuzz bench-model bench-service clean
+.PHONY: help install run test lint typecheck check split label rules stats export import-corpora train reference-model train-corpora evaluate serve fuzz bench-model bench-service clean
 ANNOTATOR ?= $(USER)
 
 help: ## list the targets
@@ -22,7 +23,7 @@ help: ## list the targets
 
 install: $(STAMP) ## create .venv and install the pinned dependencies
 
-run: $(STAMP) ## the main job: train the default model if none, score the seed threads, write build/seeds-scored.csv
+run: $(STAMP) ## the main job: score the seed threads with the model in use (the shipped one until make train), write build/seeds-scored.csv
 	$(BIN)/moderate run seeds/threads/*.txt -o build/seeds-scored.csv
 
 test: $(STAMP) ## run the test suite
@@ -54,17 +55,19 @@ export: $(STAMP) ## the embedded labelled dataset as build/dataset.parquet
 import-corpora: $(STAMP) ## import every corpus in CORPORA into build/corpora-store (never committed)
 	$(BIN)/moderate labels import $(CORPORA)
 
-train: $(STAMP) ## train the model on the embedded dataset in labels/data (artifact in model/artifacts)
-	$(BIN)/moderate train --data labels/data
+train: $(STAMP) ## adapt the shipped model to labels/data (FROM=scratch: train on them alone); artifact in model/artifacts
+	$(BIN)/moderate train --data labels/data --from $(FROM)
+
+reference-model: $(STAMP) ## rebuild the shipped reference model (model/reference) from CORPORA and labels/data, deterministically
+	$(BIN)/moderate reference-model $(CORPORA) --team labels/data
 
 train-corpora: $(STAMP) ## import every corpus in CORPORA into build/corpora-store, add the team's labels, train the reference model
 	$(BIN)/moderate train-corpora $(CORPORA) --team labels/data
 
-evaluate: $(STAMP) ## evaluate the current model's settings on labels/data
+evaluate: $(STAMP) ## the model in use on labels/data: seed-thread ROC-AUC, cross-validated settings, behaviour, bias
 	$(BIN)/moderate evaluate --data labels/data
 
-serve: $(STAMP) ## serve the moderation API on http://127.0.0.1:8000 (docs at /docs)
-	test -e model/artifacts/current || $(BIN)/moderate train
+serve: $(STAMP) ## serve the moderation API on http://127.0.0.1:8000 with the model in use (docs at /docs)
 	$(BIN)/moderate serve
 
 fuzz: $(STAMP) ## fuzz a real server on 127.0.0.1 longer than the test suite does (FUZZ_EXAMPLES=2000 per test)

@@ -33,6 +33,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -52,6 +53,7 @@ WEIGHTS_FILE = "weights.npz"
 PIPELINE_FILE = "pipeline.joblib"
 HASH_FILE = "SHA256SUMS"
 METADATA_FILE = "metadata.json"
+TRAINED_ON_FILE = "trained_on.npz"
 CURRENT = "current"
 FORMAT = 2
 RETRAIN = "retrain with `make train` (or `moderate train`)"
@@ -113,6 +115,23 @@ def _write(path: Path, text: str) -> None:
         os.fsync(handle.fileno())
 
 
+def write_arrays(path: Path, arrays: dict[str, Any]) -> None:
+    """A compressed .npz that numpy loads, byte for byte the same for the same arrays.
+
+    np.savez stamps each member with the current time; fixed stamps make a rebuilt model's
+    sha256 the same when its weights are.
+    """
+    with path.open("wb") as handle:
+        with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name in sorted(arrays):
+                member = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                member.compress_type = zipfile.ZIP_DEFLATED
+                with archive.open(member, "w", force_zip64=True) as out:
+                    np.lib.format.write_array(out, np.asarray(arrays[name]), allow_pickle=False)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def write_portable(model: Model, folder: Path) -> None:
     """model.json and weights.npz of a model (the files `load` reads)."""
     kept = np.flatnonzero(model.params[:, 0] != 0).astype(np.int32)
@@ -124,10 +143,7 @@ def write_portable(model: Model, folder: Path) -> None:
         if cal.kind == "isotonic":
             arrays[f"isotonic_x.{label}"] = cal.x
             arrays[f"isotonic_y.{label}"] = cal.y
-    with (folder / WEIGHTS_FILE).open("wb") as handle:
-        np.savez_compressed(handle, **arrays)
-        handle.flush()
-        os.fsync(handle.fileno())
+    write_arrays(folder / WEIGHTS_FILE, arrays)
     description = {
         "format": FORMAT,
         "features": model.spec.to_dict(),
@@ -201,6 +217,83 @@ def point_current(artifacts_dir: Path, version: str) -> None:
     temporary.unlink(missing_ok=True)
     temporary.symlink_to(version)
     os.replace(temporary, artifacts_dir / CURRENT)
+
+
+# The reference model shipped inside the project (`make reference-model` rebuilds it): it
+# scores until a team trains its own, and `make train` adapts it to the team's labels.
+REFERENCE = Path(__file__).resolve().parent / "reference"
+# What the shipped copy keeps of an artifact: the portable files and the report, no pickle.
+REFERENCE_FILES = (
+    MODEL_FILE,
+    WEIGHTS_FILE,
+    METADATA_FILE,
+    "MODEL_CARD.md",
+    "REPORT.md",
+    "report.json",
+    "pr_curves.png",
+    "reliability.png",
+    "per_source.png",
+)
+
+
+def in_use(artifacts_dir: Path, reference: Path = REFERENCE) -> Path:
+    """The model that scores: what `current` points at, else the shipped reference model."""
+    if (artifacts_dir / CURRENT).is_symlink() or (artifacts_dir / CURRENT).exists():
+        return current(artifacts_dir)
+    if (reference / MODEL_FILE).exists():
+        return reference
+    raise ArtifactError(
+        f"no trained model in {artifacts_dir} and no reference model in {reference}; "
+        "run `make train`"
+    )
+
+
+def publish(artifact: Path, destination: Path, extra: dict[str, Any] | None = None) -> Path:
+    """Copy an artifact's portable files (REFERENCE_FILES, never the pickle) to destination.
+
+    `extra` arrays go into another deterministic .npz beside them (see write_arrays); the
+    SHA256SUMS lists the model files and those. The old destination is replaced whole.
+    """
+    folder = artifact_dir(artifact)
+    verify(folder)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    try:
+        for name in REFERENCE_FILES:
+            if (folder / name).exists():
+                shutil.copyfile(folder / name, staging / name)
+        summed = [MODEL_FILE, WEIGHTS_FILE]
+        if extra:
+            write_arrays(staging / TRAINED_ON_FILE, extra)
+            summed.append(TRAINED_ON_FILE)
+        sums = {name: sha256_of(staging / name) for name in summed}
+        _write(staging / HASH_FILE, "".join(f"{digest}  {name}\n" for name, digest in sums.items()))
+        staging.chmod(0o755)
+        old = destination.with_name(f".{destination.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if destination.exists():
+            destination.rename(old)
+        staging.rename(destination)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return destination
+
+
+def trained_on(path: Path) -> dict[str, Any]:
+    """The out-of-fold log-odds a published model keeps of the team rows it trained on.
+
+    `ids` and, per label, `logodds.<label>` (NaN where that label was unknown); empty when
+    the artifact has none. Adapting the model to those rows uses these, not its in-sample
+    scores, which know the answer.
+    """
+    folder = artifact_dir(path)
+    if not (folder / TRAINED_ON_FILE).exists():
+        return {}
+    verify(folder, (TRAINED_ON_FILE,))
+    with np.load(folder / TRAINED_ON_FILE, allow_pickle=False) as arrays:
+        return {name: arrays[name] for name in arrays.files}
 
 
 def current(artifacts_dir: Path) -> Path:
@@ -329,13 +422,17 @@ def _params(spec: FeatureSpec, labels: list[str], columns: Any, rows: Any) -> An
 
 
 def _calibration(described: dict[str, Any], arrays: Any, label: str) -> Calibration:
+    # A calibration that falls as the log-odds rise would turn the model's ranking around.
     if described["kind"] == "sigmoid":
-        return Calibration("sigmoid", a=float(described["a"]), b=float(described["b"]))
+        a = float(described["a"])
+        if not a >= 0:
+            raise ValueError(f"the sigmoid calibration of {label} decreases (slope {a:g})")
+        return Calibration("sigmoid", a=a, b=float(described["b"]))
     if described["kind"] == "isotonic":
         x = np.asarray(arrays[f"isotonic_x.{label}"], dtype=np.float64)
         y = np.asarray(arrays[f"isotonic_y.{label}"], dtype=np.float64)
-        if len(x) == 0 or len(x) != len(y) or np.any(np.diff(x) < 0):
-            raise ValueError(f"isotonic calibration of {label} is not a monotone line")
+        if len(x) == 0 or len(x) != len(y) or np.any(np.diff(x) < 0) or np.any(np.diff(y) < 0):
+            raise ValueError(f"isotonic calibration of {label} is not an increasing line")
         return Calibration("isotonic", x=x, y=y)
     raise ValueError(f"unknown calibration {described['kind']!r}")
 

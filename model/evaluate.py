@@ -94,6 +94,8 @@ class Report:
     # Sets scored by the trained model only (never trained on): name -> label -> metrics.
     held_out: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     bias: pd.DataFrame | None = None
+    # Per label: each row's log-odds from the model fitted without the row's source.
+    loso_decisions: dict[str, pd.Series] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -209,8 +211,23 @@ def _fit_predict(
     test: Sequence[str],
     weights: RowWeights | None = None,
 ) -> np.ndarray:
+    return _fit_scores(factory, train, y, test, weights)[0]
+
+
+def _fit_scores(
+    factory: Factory,
+    train: Sequence[str],
+    y: np.ndarray,
+    test: Sequence[str],
+    weights: RowWeights | None = None,
+    decision: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The test rows' probabilities, and with `decision` their log-odds too."""
     estimator = _fit(clone(factory()), train, y, weights)
-    return np.asarray(estimator.predict_proba(list(test))[:, 1], dtype=float)
+    p = np.asarray(estimator.predict_proba(list(test))[:, 1], dtype=float)
+    if not decision:
+        return p, None
+    return p, np.asarray(estimator.decision_function(list(test)), dtype=float)
 
 
 def _weights(rows: pd.DataFrame, label: str, weighting: Any) -> RowWeights | None:
@@ -300,8 +317,12 @@ def leave_group_out(
     notes: list[str],
     weighting: Any = None,
     groups: str = "source",
+    decisions: dict[str, float] | None = None,
 ) -> list[dict[str, Any]]:
-    """Leave-one-group-out: train on every other source (or domain), test on this one."""
+    """Leave-one-group-out: train on every other source (or domain), test on this one.
+
+    `decisions`, when given, receives each held-out row's log-odds by id.
+    """
     rows, y = _known(dataset, label)
     sources = sorted(rows[groups].astype(str).unique())
     if len(sources) < 2:
@@ -313,13 +334,21 @@ def leave_group_out(
     for s in sorted(set(sources) - set(held)):
         _note(notes, f"{label}: {groups} {s} not held out, the others have one class")
     parts = Parallel(n_jobs=n_jobs)(
-        delayed(_fit_predict)(
-            factory, texts[src != s], y[src != s], texts[src == s], _take(w, src != s)
+        delayed(_fit_scores)(
+            factory,
+            texts[src != s],
+            y[src != s],
+            texts[src == s],
+            _take(w, src != s),
+            decisions is not None,
         )
         for s in held
     )
     results = []
-    for s, p in zip(held, parts, strict=True):
+    ids = rows["id"].astype(str).to_numpy()
+    for s, (p, decision) in zip(held, parts, strict=True):
+        if decisions is not None and decision is not None:
+            decisions.update(zip(ids[src == s].tolist(), decision.tolist(), strict=True))
         ys = y[src == s]
         entry: dict[str, Any] = {"source": s, "n": len(ys), "positives": int(ys.sum())}
         entry["flagged"] = float((p >= review).mean())  # share sent to review or block
@@ -459,6 +488,7 @@ def evaluate(
     metrics: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in systems}
     sources: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in systems}
     domains: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in systems}
+    loso: dict[str, pd.Series] = {}
     dataset = dataset.assign(domain=dataset["source"].astype(str).map(domain_of))
     by_domain = by_domain and dataset["domain"].nunique() < dataset["source"].nunique()
     for name, f in systems.items():
@@ -469,7 +499,12 @@ def evaluate(
             if by_source:
                 review = metrics[name][label]["review"]["threshold"]
                 w = weights if name == "model" else None
-                sources[name][label] = leave_group_out(dataset, f, label, review, n_jobs, notes, w)
+                kept: dict[str, float] | None = {} if name == "model" else None
+                sources[name][label] = leave_group_out(
+                    dataset, f, label, review, n_jobs, notes, w, decisions=kept
+                )
+                if kept:
+                    loso[label] = pd.Series(kept, dtype=float)
                 _add_in_distribution(sources[name][label], dataset, probs[name][label], label)
             if by_source and by_domain:
                 domains[name][label] = leave_group_out(
@@ -501,6 +536,7 @@ def evaluate(
         behaviour={str(k): float(v) for k, v in rates.items()},
         behaviour_cases=cases,
         bias=bias,
+        loso_decisions=loso,
         notes=notes,
         meta=meta,
     )

@@ -5,19 +5,39 @@ The one module that calls every step in order: train -> evaluate -> report -> ar
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from labels.importers import FORMATS, import_corpora
+from labels.sources import SOURCE_LICENCES
 from labels.store import LabelStore, load_dataset
-from model.artifacts import artifact_dir, load, save
+from model.adapt import adapt, public_check
+from model.artifacts import (
+    METADATA_FILE,
+    REFERENCE,
+    artifact_dir,
+    load,
+    publish,
+    read_metadata,
+    save,
+    trained_on,
+)
+from model.behaviour import run_behaviour
+from model.evaluate import Report
 from model.evaluate import evaluate as run_evaluation
 from model.outofcore import train_out_of_core
 from model.predict import Model
-from model.report import write_report
+from model.report import (
+    adaptation_lines,
+    render_model_card,
+    write_adaptation_report,
+    write_report,
+)
 from model.train import (
     ModelConfig,
     Trained,
@@ -28,7 +48,14 @@ from model.train import (
     train,
 )
 
-__all__ = ["TrainResult", "evaluate_store", "load_config", "train_corpora", "train_store"]
+__all__ = [
+    "TrainResult",
+    "build_reference",
+    "evaluate_store",
+    "load_config",
+    "train_corpora",
+    "train_store",
+]
 
 
 @dataclass(frozen=True)
@@ -38,6 +65,7 @@ class TrainResult:
     path: Path
     metadata: dict[str, Any]
     report_files: list[Path] = field(default_factory=list)
+    trained: Trained | None = None
 
 
 def read_store(data_dir: Path) -> pd.DataFrame:
@@ -53,13 +81,63 @@ def train_store(
     config: ModelConfig | None = None,
     out_of_core: bool = False,
     evaluate: bool = True,
+    start: Path | None = None,
 ) -> TrainResult:
-    """Train on a label store, evaluate, save the artifact and point `current` at it."""
+    """Train on a label store, evaluate, save the artifact and point `current` at it.
+
+    With `start` (an artifact, e.g. the shipped reference model), adapt that model to the
+    labels (model/adapt.py) instead of training from nothing.
+    """
     config = config or ModelConfig()
     if out_of_core:
         trained = train_out_of_core(data_dir, config)
         return TrainResult(save(trained, artifacts_dir), trained.metadata)
+    if start is not None:
+        return adapt_dataset(read_store(data_dir), start, artifacts_dir, config, evaluate)
     return train_dataset(read_store(data_dir), artifacts_dir, config, evaluate)
+
+
+def adapt_dataset(
+    dataset: pd.DataFrame,
+    start: Path,
+    artifacts_dir: Path,
+    config: ModelConfig,
+    evaluate: bool = True,
+) -> TrainResult:
+    """Adapt the artifact at `start` to a labelled dataset; save it with its report."""
+    reference = load(start)
+    trained = adapt(dataset, reference, config, trained_on(start))
+    check = reference.metadata.get("adaptation_check", {})
+    if check.get("team_dataset_hash") == trained.metadata["dataset_hash"]:
+        trained.metadata["public_check"] = check.get("public")
+    trained.metadata["summary"] = adapted_summary(trained.metadata)
+    written: list[Path] = []
+
+    def add_report(folder: Path) -> None:
+        behaviour = {}
+        if evaluate:
+            adapted = Model.from_trained(trained)
+            behaviour = {"reference": run_behaviour(reference), "adapted": run_behaviour(adapted)}
+        written.extend(write_adaptation_report(trained.metadata, behaviour, folder))
+
+    path = save(trained, artifacts_dir, extra=add_report)
+    return TrainResult(path, trained.metadata, [path / p.name for p in written])
+
+
+def adapted_summary(metadata: dict[str, Any]) -> str:
+    """One line: what the adapted model learnt from, and how it compares on the team's labels."""
+    parts = []
+    for label, entry in metadata.get("adaptation", {}).items():
+        cv = entry.get("team_cv")
+        if cv:
+            parts.append(
+                f"{label} {cv['reference']['roc_auc']:.2f} -> {cv['adapted']['roc_auc']:.2f}"
+            )
+    source = metadata.get("adapted_from", {}).get("version", "?")
+    return (
+        f"the reference model {source} adapted to {metadata.get('rows', 0):,} team labels; "
+        f"cross-validated ROC-AUC on them, reference -> adapted: {', '.join(parts) or 'n/a'}"
+    )
 
 
 def train_dataset(
@@ -68,28 +146,54 @@ def train_dataset(
     config: ModelConfig,
     evaluate: bool = True,
     held_out: dict[str, pd.DataFrame] | None = None,
+    reports: list[Report] | None = None,
 ) -> TrainResult:
-    """Train on a labelled dataset, evaluate (with the held-out sets), save the artifact."""
+    """Train on a labelled dataset, evaluate (with the held-out sets), save the artifact.
+
+    `reports`, when given, receives the evaluation Report.
+    """
     trained = train(dataset, config)
     if not evaluate:
-        return TrainResult(save(trained, artifacts_dir), trained.metadata)
+        return TrainResult(save(trained, artifacts_dir), trained.metadata, trained=trained)
     written: list[Path] = []
 
     def add_report(folder: Path) -> None:
-        written.extend(_evaluate_into(dataset, trained, config, folder, held_out))
+        report = _evaluation(dataset, trained, config, held_out)
+        trained.metadata["summary"] = reference_summary(report, trained.metadata)
+        # metadata.json was written before the report: write it again with the summary.
+        meta_path = folder / METADATA_FILE
+        metadata = json.loads(meta_path.read_text("utf-8"))
+        metadata["summary"] = trained.metadata["summary"]
+        meta_path.write_text(json.dumps(metadata, indent=2, default=str) + "\n", "utf-8")
+        if reports is not None:
+            reports.append(report)
+        written.extend(write_report(report, folder))
 
     path = save(trained, artifacts_dir, extra=add_report)
-    return TrainResult(path, trained.metadata, [path / p.name for p in written])
+    return TrainResult(path, trained.metadata, [path / p.name for p in written], trained)
 
 
-def _evaluate_into(
+def reference_summary(report: Report, metadata: dict[str, Any]) -> str:
+    """One line for the model card and `moderate run`: data and leave-one-source-out AUCs."""
+    aucs = []
+    for label, entries in report.by_source.get("model", {}).items():
+        values = [e["roc_auc"] for e in entries if e.get("roc_auc") is not None]
+        if values:
+            aucs.append(f"{label} {np.mean(values):.2f}")
+    sources = len(metadata.get("sources", {}))
+    return (
+        f"trained on {metadata.get('rows', 0):,} labelled comments from {sources} sources; "
+        f"mean leave-one-source-out ROC-AUC {', '.join(aucs) or 'n/a'}"
+    )
+
+
+def _evaluation(
     dataset: pd.DataFrame,
     trained: Trained,
     config: ModelConfig,
-    folder: Path,
     held_out: dict[str, pd.DataFrame] | None = None,
-) -> list[Path]:
-    report = run_evaluation(
+) -> Report:
+    return run_evaluation(
         dataset,
         evaluation_config(config, trained.metadata["selection"]),
         folds=config.folds,
@@ -101,7 +205,6 @@ def _evaluate_into(
         n_jobs=2,
         held_out=held_out,
     )
-    return write_report(report, folder)
 
 
 TEAM_SOURCE = "team_news"
@@ -128,11 +231,16 @@ def with_team_labels(
     return combined, held_out
 
 
-def evaluate_store(data_dir: Path, model_path: Path, out_dir: Path | None = None) -> list[Path]:
-    """Evaluate a saved model's settings on a label store; write the report files.
+def evaluate_store(
+    data_dir: Path, model_path: Path, out_dir: Path | None = None
+) -> tuple[list[Path], dict[str, dict[str, dict[str, Any]]]]:
+    """Evaluate a saved model on a label store; write the report files.
 
-    The report goes to `out_dir`, by default `<artifact>/evaluations/<dataset hash>/` so the
-    training-time report beside the model is never overwritten.
+    Its settings are cross-validated on the store as usual; beside that, the model as it
+    is scores the store's thread-page labels (the seed threads), which the reference model
+    never trains on. Returns the files and those held-out metrics. The report goes to
+    `out_dir`, by default `<artifact>/evaluations/<dataset hash>/` so the training-time
+    report is never overwritten (build/evaluations/ for the shipped reference model).
     """
     model = load(model_path)
     dataset = read_store(data_dir)
@@ -140,11 +248,38 @@ def evaluate_store(data_dir: Path, model_path: Path, out_dir: Path | None = None
     config = evaluation_config(config, model.metadata.get("selection", {}))
     if out_dir is None:
         folder = artifact_dir(model_path)
-        out_dir = folder / "evaluations" / dataset_hash(dataset, config.labels)[:12]
+        base = folder / "evaluations"
+        if folder.resolve() == REFERENCE.resolve():
+            base = Path("build") / "evaluations" / model.version
+        out_dir = base / dataset_hash(dataset, config.labels)[:12]
+    pages = dataset[~dataset["source"].astype(str).isin(FORMATS)]
+    held_out = {}
+    if len(pages):
+        seen = set(pages["source"].astype(str)) & set(model.metadata.get("sources", {}))
+        held_out[SEED_SET + (" (in the model's training data)" if seen else "")] = pages
     report = run_evaluation(
-        dataset, config, folds=config.folds, seed=config.random_state, model=model
+        dataset,
+        config,
+        folds=config.folds,
+        seed=config.random_state,
+        model=model,
+        held_out=held_out,
     )
-    return write_report(report, out_dir)
+    return write_report(report, out_dir), report.held_out
+
+
+def corpora_dataset(
+    corpora_dir: Path, scratch_dir: Path, team_dir: Path | None = None
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Every corpus imported into a fresh scratch store, with the team's labels folded in."""
+    if not corpora_dir.is_dir():
+        raise TrainingError(f"{corpora_dir}: no such corpora directory")
+    _reset_scratch(scratch_dir)
+    import_corpora(corpora_dir, LabelStore(scratch_dir))
+    dataset = read_store(scratch_dir)
+    if team_dir is None:
+        return dataset, {}
+    return with_team_labels(dataset, read_store(team_dir))
 
 
 def train_corpora(
@@ -159,15 +294,90 @@ def train_corpora(
 
     With `team_dir` (labels/data), the team's own labels join in (see with_team_labels).
     """
-    if not corpora_dir.is_dir():
-        raise TrainingError(f"{corpora_dir}: no such corpora directory")
-    _reset_scratch(scratch_dir)
-    import_corpora(corpora_dir, LabelStore(scratch_dir))
-    dataset = read_store(scratch_dir)
-    held_out: dict[str, pd.DataFrame] = {}
-    if team_dir is not None:
-        dataset, held_out = with_team_labels(dataset, read_store(team_dir))
+    dataset, held_out = corpora_dataset(corpora_dir, scratch_dir, team_dir)
     return train_dataset(dataset, artifacts_dir, config or ModelConfig(), evaluate, held_out)
+
+
+def build_reference(
+    corpora_dir: Path,
+    team_dir: Path,
+    destination: Path = REFERENCE,
+    work_dir: Path = Path("build/reference"),
+    config: ModelConfig | None = None,
+) -> TrainResult:
+    """Train the reference model on the corpora and the team's labels; publish it.
+
+    The published copy (model/reference) keeps the portable files, the report, the card
+    and the out-of-fold log-odds of the team rows (trained_on.npz, for adapting). Then the
+    reference is adapted to the team's labels as `make train` will, and the card says how
+    that compares, on the team's labels and leave-one-source-out on the public sources.
+    """
+    config = config or ModelConfig()
+    dataset, held_out = corpora_dataset(corpora_dir, work_dir / "corpora-store", team_dir)
+    reports: list[Report] = []
+    result = train_dataset(dataset, work_dir / "artifacts", config, True, held_out, reports)
+    assert result.trained is not None
+    published = publish(result.path, destination, _trained_on(result.trained, dataset))
+    metadata = read_metadata(published)
+    card = render_model_card(reports[0], metadata, SOURCE_LICENCES)
+    (published / "MODEL_CARD.md").write_text(card, "utf-8")
+    # Kept outside the project (derived from the corpora) to check adaptations again.
+    loso = pd.DataFrame(reports[0].loso_decisions).rename_axis("id")
+    loso.to_parquet(work_dir / LOSO_FILE)
+    public = dataset[dataset["source"].astype(str) != TEAM_SOURCE]
+    metadata = check_adaptation(published, read_store(team_dir), public, loso, config)
+    return TrainResult(published, metadata, [], result.trained)
+
+
+LOSO_FILE = "loso_decisions.parquet"
+CHECK_HEADING = "## Adapting it to the team's labels"
+
+
+def check_adaptation(
+    published: Path,
+    team: pd.DataFrame,
+    public: pd.DataFrame,
+    loso: pd.DataFrame,
+    config: ModelConfig | None = None,
+) -> dict[str, Any]:
+    """Adapt a published reference model to the team's labels as `make train` will, and
+    record how that compares (metadata `adaptation_check`, a section of its card).
+
+    `loso` holds per public row and label the reference's leave-one-source-out log-odds.
+    """
+    reference = load(published)
+    adapted = adapt(team, reference, config or ModelConfig(), trained_on(published))
+    decisions = {label: loso[label].dropna() for label in loso.columns}
+    result = public_check(
+        decisions, public, reference, Model.from_trained(adapted), adapted.metadata["adaptation"]
+    )
+    check = {
+        "team_dataset_hash": adapted.metadata["dataset_hash"],
+        "team": {k: v.get("team_cv") for k, v in adapted.metadata["adaptation"].items()},
+        "chosen": {k: v.get("chosen") for k, v in adapted.metadata["adaptation"].items()},
+        "public": result,
+    }
+    metadata = read_metadata(published)
+    metadata["adaptation_check"] = check
+    (published / METADATA_FILE).write_text(
+        json.dumps(metadata, indent=2, default=str) + "\n", "utf-8"
+    )
+    card = (published / "MODEL_CARD.md").read_text("utf-8").split(CHECK_HEADING)[0]
+    (published / "MODEL_CARD.md").write_text(
+        card.rstrip("\n") + "\n\n" + "\n".join(adaptation_lines(check)), "utf-8"
+    )
+    return metadata
+
+
+def _trained_on(trained: Trained, dataset: pd.DataFrame) -> dict[str, Any]:
+    """The team rows' ids and out-of-fold log-odds per label (NaN where unknown)."""
+    team = dataset["id"][dataset["source"].astype(str) == TEAM_SOURCE].astype(str)
+    ids = np.sort(team.to_numpy().astype(str))
+    arrays: dict[str, Any] = {"ids": ids}
+    for label, frame in trained.oof.items():
+        decision = frame.set_index(frame["id"].astype(str))["decision"]
+        arrays[f"logodds.{label}"] = decision.reindex(ids).to_numpy(dtype=np.float64)
+    return arrays
 
 
 def _squeezed(texts: pd.Series) -> pd.Series:

@@ -90,3 +90,19 @@ def headline_metrics(y: Floats, p: Floats, thresholds: dict[str, float]) -> dict
         "precision_review": float(precision_score(y, flagged, zero_division=0)),
         "recall_review": float(recall_score(y, flagged, zero_division=0)),
     }
+
+
+def ranking_problem(y: Floats, decision: Floats) -> str | None:
+    """Why a label's model must not ship: it ranks its own held-out rows no better than chance.
+
+    A tiny, overfit model can score its out-of-fold rows backwards (the seed threads' 50
+    labels once gave a conspiracy ROC-AUC of 0.07); calibrating that would block the
+    innocent. None when the ranking is better than chance.
+    """
+    auc = float(roc_auc_score(y, decision))
+    if auc > 0.5:
+        return None
+    return (
+        f"refused: its out-of-fold ROC-AUC on its own labels is {auc:.2f}, no better than "
+        "chance (0.5), so it would rank comments backwards or at random; label more comments"
+    )

@@ -25,7 +25,7 @@ from sklearn.pipeline import Pipeline
 
 from model import engine
 from model.features import HashedTfidf, idf_of
-from model.metrics import choose_thresholds, headline_metrics
+from model.metrics import choose_thresholds, headline_metrics, ranking_problem
 from model.pipeline import (
     ModelConfig,
     OutOfFoldCalibrated,
@@ -33,7 +33,7 @@ from model.pipeline import (
     featurizer,
     round_to_float32,
 )
-from model.train import Trained, TrainingError, label_problem
+from model.train import Trained, TrainingError, label_problem, outcome
 
 
 def _store_labels(root: Path, labels: Sequence[str]) -> dict[str, dict[str, float]]:
@@ -203,6 +203,10 @@ def _finish(state: _Pass, features: HashedTfidf, started: float) -> Trained:
             continue
         round_to_float32(learner)
         decision = learner.decision_function(X[known])
+        refused = ranking_problem(y, decision)
+        if refused:
+            skipped[label] = f"held-out set: {refused}"
+            continue
         calibrator = PlattCalibrator().fit(decision, y, _weights(holdout.loc[known], config))
         p = calibrator.predict(decision)
         classifier = _prefit(learner, calibrator)
@@ -233,13 +237,8 @@ def _finish(state: _Pass, features: HashedTfidf, started: float) -> Trained:
             "log loss, no search",
             "holdout_rows": len(holdout),
         },
-        "thresholds": thresholds,
-        "threshold_rules": rules,
-        "metrics": metrics,
         "metrics_note": "on the held-out rows, which also fitted the (2-parameter) calibrator",
-        "skipped": skipped,
-        "warnings": [f"label {label!r} skipped: {why}" for label, why in skipped.items()],
-        "training_seconds": round(time.perf_counter() - started, 2),
+        **outcome(thresholds, rules, metrics, skipped, started),
     }
     return Trained(pipelines=pipelines, thresholds=thresholds, metadata=metadata, oof=oof)
 

@@ -74,6 +74,12 @@ class ModelConfig:
     # label. Without it, 4,000 mostly negative team news comments taught "news talk is not
     # conspiracy" and cost the other sources 0.01-0.05 leave-one-source-out.
     balance_within_source: tuple[str, ...] = ("conspiracy",)
+    # Adapting a trained model to a team's labels (model/adapt.py): the grid of C for the
+    # team's correction to it, smallest (closest to the model) first. Its top is the prior's
+    # weight: adapting the reference to labels/data with C up to 0.1 costs the public
+    # sources at most 0.005 leave-one-source-out on average and 0.01 on any one; C = 0.5
+    # already cost 0.012 and 0.023 (model/EXPERIMENTS.md). 100 labels still move it.
+    adapt_grid_C: tuple[float, ...] = (0.02, 0.05, 0.1)
     max_iter: int = 1000
     # From this many rows a label is learnt by SGD (log loss, same objective as logistic
     # regression): 6x faster than liblinear on ~90k comments, same PR-AUC from ~10k rows
@@ -233,15 +239,53 @@ class PlattCalibrator:
         target = np.where(y == 1, (positives + 1) / (positives + 2), 1 / (negatives + 2))
         base = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=np.float64)
         column = decision.reshape(-1, 1)
-        self.model.fit(
-            np.vstack([column, column]),
-            np.concatenate([np.ones(len(y)), np.zeros(len(y))]),
-            sample_weight=np.concatenate([base * target, base * (1 - target)]),
-        )
+        weights = np.concatenate([base * target, base * (1 - target)])
+        classes = np.concatenate([np.ones(len(y)), np.zeros(len(y))])
+        self.model.fit(np.vstack([column, column]), classes, sample_weight=weights)
+        if self.model.coef_[0, 0] < 0:
+            # A falling map would rank the comments backwards. The best increasing one is
+            # then flat (the log loss is convex in the slope): the base rate for everyone.
+            rate = float(np.sum(weights * classes) / np.sum(weights))
+            self.model.coef_[0, 0] = 0.0
+            self.model.intercept_[0] = float(np.log(rate / (1.0 - rate)))
         return self
 
     def predict(self, decision: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.asarray(self.model.predict_proba(decision.reshape(-1, 1))[:, 1])
+
+
+def fit_calibrator(method: str, decision: Any, y: Any, weight: Any = None) -> Any:
+    """An increasing map from decisions to probabilities: isotonic or Platt's sigmoid."""
+    if method == "isotonic":
+        calibrator: Any = IsotonicRegression(
+            increasing=True, out_of_bounds="clip", y_min=0.0, y_max=1.0
+        )
+        return calibrator.fit(decision, y, sample_weight=weight)
+    if method == "sigmoid":
+        return PlattCalibrator().fit(decision, y, weight)
+    raise ConfigError(f"calibration must be sigmoid, isotonic or auto: {method!r}")
+
+
+class FixedLinear(ClassifierMixin, BaseEstimator):
+    """A linear model given by its weights, e.g. the reference adapted to a team's labels.
+
+    `fit` learns nothing: the weights were found elsewhere (model/adapt.py).
+    """
+
+    def __init__(self, coef: Any = None, intercept: float = 0.0) -> None:
+        self.coef = coef
+        self.intercept = intercept
+
+    def fit(self, X: Any = None, y: Any = None, sample_weight: Any = None) -> FixedLinear:
+        """Take the given weights as the fitted ones."""
+        self.coef_ = np.asarray(self.coef, dtype=np.float32).astype(np.float64).reshape(1, -1)
+        self.intercept_ = np.array([float(self.intercept)])
+        self.classes_ = np.array([0.0, 1.0])
+        return self
+
+    def decision_function(self, X: Any) -> NDArray[np.float64]:
+        """Log-odds: one sparse dot product."""
+        return np.asarray(X @ self.coef_[0] + self.intercept_[0], dtype=np.float64)
 
 
 class OutOfFoldCalibrated(ClassifierMixin, BaseEstimator):
@@ -294,19 +338,24 @@ class OutOfFoldCalibrated(ClassifierMixin, BaseEstimator):
         if self.method == "auto":
             self.method_ = "isotonic" if len(y) >= self.isotonic_min_rows else "sigmoid"
         weight = sample_weight if calibration_weight is None else calibration_weight
-        if self.method_ == "isotonic":
-            calibrator: Any = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-            calibrator.fit(decision, y, sample_weight=weight)
-        elif self.method_ == "sigmoid":
-            calibrator = PlattCalibrator().fit(decision, y, weight)
-        else:
-            raise ConfigError(f"calibration must be sigmoid, isotonic or auto: {self.method!r}")
-        self.calibrator_ = calibrator
+        self.calibrator_ = fit_calibrator(self.method_, decision, y, weight)
         self.oof_decision_ = decision
-        self.oof_proba_ = np.clip(calibrator.predict(decision), 0.0, 1.0)
+        self.oof_proba_ = np.clip(self.calibrator_.predict(decision), 0.0, 1.0)
         self.estimator_ = clone(base).fit(X, y, **params)
         self.classes_ = self.estimator_.classes_
         return self
+
+    @classmethod
+    def from_parts(
+        cls, linear: Any, calibrator: Any, method: str, oof_decision: Any, folds: int
+    ) -> OutOfFoldCalibrated:
+        """A fitted instance from a fitted linear model and its calibrator (model/adapt.py)."""
+        fitted = cls(linear, method=method, cv=folds)
+        fitted.estimator_, fitted.calibrator_, fitted.method_ = linear, calibrator, method
+        fitted.folds_, fitted.oof_decision_ = folds, np.asarray(oof_decision)
+        fitted.oof_proba_ = np.clip(calibrator.predict(fitted.oof_decision_), 0.0, 1.0)
+        fitted.classes_ = linear.classes_
+        return fitted
 
     def decision_function(self, X: Any) -> NDArray[np.float64]:
         """The linear model's raw score (log-odds before calibration)."""

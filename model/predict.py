@@ -77,6 +77,10 @@ class Calibration:
             p = np.interp(np.clip(decision, self.x[0], self.x[-1]), self.x, self.y)
         return np.clip(p, 0.0, 1.0)
 
+    def predict(self, decision: Floats) -> Floats:
+        """The calibrator interface of scikit-learn's (a label carried over unchanged)."""
+        return self(np.asarray(decision, dtype=np.float64))
+
     def describe(self) -> dict[str, Any]:
         """The JSON part (the isotonic points go in the arrays file)."""
         if self.kind == "sigmoid":
@@ -217,6 +221,8 @@ def portable_parts(pipelines: dict[str, Any]) -> dict[str, Any]:
 
 def calibration_of(calibrator: Any) -> Calibration:
     """The plain-array form of a fitted PlattCalibrator or IsotonicRegression."""
+    if isinstance(calibrator, Calibration):
+        return calibrator
     if hasattr(calibrator, "X_thresholds_"):
         return Calibration(
             "isotonic",

@@ -245,13 +245,24 @@ def render_markdown(report: Report) -> str:
     return "\n".join(lines)
 
 
-def render_model_card(report: Report) -> str:
-    """MODEL_CARD.md: data, intended use, headline metrics and known limits."""
+def render_model_card(
+    report: Report,
+    metadata: dict[str, Any] | None = None,
+    licences: dict[str, dict[str, str]] | None = None,
+) -> str:
+    """MODEL_CARD.md: data, intended use, headline metrics and known limits.
+
+    With the artifact's `metadata` (the shipped reference model), the card opens with its
+    summary and version, and ends with how adapting it to the team's labels compares;
+    with `licences`, the data section lists every source with its licence and row count.
+    """
     meta = report.meta
+    metadata = metadata or {}
     sources = ", ".join(f"{k} ({v})" for k, v in meta.get("sources", {}).items())
-    lines = [
-        "# Model card: moderate",
-        "",
+    lines = ["# Model card: moderate", ""]
+    if metadata.get("summary"):
+        lines += [f"{metadata.get('version', '')}: {metadata['summary']}.", ""]
+    lines += [
         "## Model",
         "",
         f"{meta.get('model')}. One linear classifier per label with calibrated "
@@ -267,7 +278,7 @@ def render_model_card(report: Report) -> str:
         "## Data",
         "",
         f"{meta.get('rows')} comments; labelled per label: {meta.get('labelled')}.",
-        f"Sources: {sources}.",
+        *(_licence_table(meta, licences) if licences else [f"Sources: {sources}."]),
         "Each corpus labels one axis; the other label is unknown for its comments, not 0.",
         "",
         "## Intended use",
@@ -286,8 +297,70 @@ def render_model_card(report: Report) -> str:
         rows.append([label, m["roc_auc"], b.get("roc_auc"), m["pr_auc"], b.get("pr_auc"), m["ece"]])
     header = ["label", "ROC-AUC", "baseline", "PR-AUC", "baseline", "ECE"]
     lines += _table(header, rows)
+    lines += _loso_lines(report)
     lines += ["## Known limits", "", *[f"- {x}" for x in _limits(report)], ""]
+    check = metadata.get("adaptation_check")
+    if check:
+        lines += adaptation_lines(check)
     return "\n".join(lines)
+
+
+def _licence_table(meta: dict[str, Any], licences: dict[str, dict[str, str]]) -> list[str]:
+    rows = [
+        [source, count, licences.get(source, {}).get("dataset", "?"),
+         licences.get(source, {}).get("licence", "not recorded")]
+        for source, count in sorted(meta.get("sources", {}).items())
+    ]  # fmt: skip
+    return [
+        "Every source the model was trained on, with its licence (labels/sources.py gives "
+        "where each licence is stated):",
+        "",
+        *_table(["source", "rows", "dataset", "licence"], rows),
+    ]
+
+
+def _loso_lines(report: Report) -> list[str]:
+    rows = []
+    for label, entries in report.by_source.get("model", {}).items():
+        base = {e["source"]: e for e in report.by_source.get("baseline", {}).get(label, [])}
+        for e in entries:
+            if e.get("roc_auc") is not None:
+                baseline = base.get(e["source"], {}).get("roc_auc")
+                rows.append(
+                    [label, e["source"], e["n"], e["roc_auc"], baseline, e.get("cv_roc_auc")]
+                )
+    if not rows:
+        return []
+    return [
+        "## Leave-one-source-out (what a new comment section looks like)",
+        "",
+        *_table(["label", "held-out source", "n", "ROC-AUC", "baseline", "cross-validated"], rows),
+    ]
+
+
+def adaptation_lines(check: dict[str, Any]) -> list[str]:
+    """The card's section on adapting the reference to the team's labels."""
+    lines = [
+        "## Adapting it to the team's labels (`make train`)",
+        "",
+        "`make train` adapts this model to labels/data (model/adapt.py). On the labels it was "
+        "built with, cross-validated (the reference's scores of rows it trained on are its "
+        "out-of-fold ones):",
+        "",
+    ]
+    rows = [
+        [label, cv["reference"]["roc_auc"], cv["adapted"]["roc_auc"],
+         cv["reference"]["pr_auc"], cv["adapted"]["pr_auc"]]
+        for label, cv in check.get("team", {}).items()
+        if cv
+    ]  # fmt: skip
+    header = ["label", "ROC-AUC reference", "ROC-AUC adapted", "PR-AUC reference",
+              "PR-AUC adapted"]  # fmt: skip
+    lines += _table(header, rows)
+    public = check.get("public")
+    if public:
+        lines += ["On the public sources:", "", public["note"], "", *_public_table(public)]
+    return lines
 
 
 def _limits(report: Report) -> list[str]:
@@ -430,3 +503,119 @@ def _plot_sources(report: Report, path: Path) -> bool:
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="lower center", ncol=len(names))
     return _save(fig, path, bottom=0.4 / fig.get_figheight())
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:+.3f}"
+
+
+def render_adaptation(metadata: dict[str, Any], behaviour: dict[str, dict[str, float]]) -> str:
+    """REPORT.md of a model adapted from the reference (model/adapt.py)."""
+    source = metadata.get("adapted_from", {})
+    lines = [
+        "# Adaptation report",
+        "",
+        f"- adapted from: {source.get('version')} ({source.get('summary') or 'no summary'})",
+        f"- team labels: {metadata.get('rows')} comments; {metadata.get('label_counts')}",
+        f"- sources: {metadata.get('sources')}",
+        f"- {metadata.get('selection', {}).get('why', '')}",
+        "",
+        "Each label's correction to the reference was chosen by cross-validated PR-AUC on the "
+        "team's labels; the comparison below uses other folds (another shuffling seed), so "
+        "the choice does not flatter it. The reference's scores of rows it trained on "
+        "are its out-of-fold ones.",
+        "",
+        "## The team's labels, cross-validated",
+        "",
+    ]
+    rows: list[list[Any]] = []
+    for label, entry in metadata.get("adaptation", {}).items():
+        if "team_cv" not in entry:
+            rows.append([label, "all", "", "", "", "", "", entry.get("chosen")])
+            continue
+        cv = entry["team_cv"]
+        ref, new = cv["reference"], cv["adapted"]
+        n = metadata["label_counts"].get(label, {})
+        rows.append([label, "all", n.get("rows"), n.get("positive"), ref["roc_auc"],
+                     new["roc_auc"], ref["pr_auc"], new["pr_auc"]])  # fmt: skip
+        for s in cv["by_source"]:
+            rows.append([label, s["source"], s["n"], s["positives"], s["reference"]["roc_auc"],
+                         s["adapted"]["roc_auc"], s["reference"]["pr_auc"],
+                         s["adapted"]["pr_auc"]])  # fmt: skip
+    header = ["label", "source", "n", "positives", "ROC-AUC reference", "ROC-AUC adapted",
+              "PR-AUC reference", "PR-AUC adapted"]  # fmt: skip
+    lines += _table(header, rows)
+    lines += ["## Candidates (cross-validated PR-AUC / ROC-AUC)", ""]
+    for label, entry in metadata.get("adaptation", {}).items():
+        for name, scores in entry.get("search", {}).items():
+            mark = " (chosen)" if name == entry["chosen"] else ""
+            lines.append(
+                f"- {label} {name}{mark}: {scores['pr_auc']:.3f} / {scores['roc_auc']:.3f}"
+            )
+        if "offset_weight" in entry:
+            weight = entry["offset_weight"]
+            lines.append(f"- {label}: weight of the reference's log-odds {weight:.2f}")
+    public = metadata.get("public_check")
+    lines += ["", "## The public sources", ""]
+    if public:
+        lines += [public["note"], "", *_public_table(public)]
+    else:
+        lines += [
+            "Not measured here: that needs the public corpora. `make reference-model` measures "
+            "it for the labels in labels/data when it builds the reference (its MODEL_CARD).",
+            "",
+        ]
+    if behaviour:
+        lines += ["## Behavioural tests (pass rate)", ""]
+        names = list(behaviour)
+        capabilities = sorted({c for rates in behaviour.values() for c in rates})
+        lines += _table(
+            ["capability", *names],
+            [[c, *[behaviour[n].get(c) for n in names]] for c in capabilities],
+        )
+    if metadata.get("warnings"):
+        lines += ["## Warnings", "", *[f"- {w}" for w in metadata["warnings"]], ""]
+    return "\n".join(lines)
+
+
+def _public_table(public: dict[str, Any]) -> list[str]:
+    rows = [
+        [e["label"], e["source"], e["n"], e["reference"], e["adapted"],
+         _pct(None if e["reference"] is None else e["adapted"] - e["reference"])]
+        for e in public["by_source"]
+    ]  # fmt: skip
+    for label, mean in public.get("mean", {}).items():
+        rows.append([label, "mean", "", mean["reference"], mean["adapted"],
+                     _pct(mean["adapted"] - mean["reference"])])  # fmt: skip
+    return _table(["label", "held-out source", "n", "reference", "adapted", "change"], rows)
+
+
+def write_adaptation_report(
+    metadata: dict[str, Any], behaviour: dict[str, dict[str, float]], directory: Path
+) -> list[Path]:
+    """REPORT.md and report.json of an adapted model."""
+    directory.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "adaptation": metadata.get("adaptation"),
+        "public_check": metadata.get("public_check"),
+        "behaviour": behaviour,
+    }
+    source = metadata.get("adapted_from", {})
+    card = [
+        "# Model card: moderate (adapted)",
+        "",
+        f"{metadata.get('summary', '')}.",
+        "",
+        f"The reference model {source.get('version')} ({source.get('summary') or 'no summary'}) "
+        "adapted to this team's labels by model/adapt.py: its log-odds are an offset of a new "
+        "linear model on its features, so it keeps what the public corpora taught. Its data, "
+        "licences and known limits are those of the reference's card "
+        "(model/reference/MODEL_CARD.md) plus the team's labels; how it compares is in "
+        "REPORT.md.",
+        "",
+    ]
+    return [
+        _write(directory / "report.json", json.dumps(summary, indent=2, default=_json)),
+        _write(directory / "REPORT.md", render_adaptation(metadata, behaviour)),
+        _write(directory / "MODEL_CARD.md", "\n".join(card)),
+    ]

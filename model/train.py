@@ -25,7 +25,7 @@ from sklearn.pipeline import Pipeline
 
 from model import engine
 from model.features import idf_of
-from model.metrics import choose_thresholds, headline_metrics
+from model.metrics import choose_thresholds, headline_metrics, ranking_problem
 from model.pipeline import (
     ConfigError,
     ModelConfig,
@@ -58,7 +58,8 @@ class Trained:
     pipelines: dict[str, Pipeline]
     thresholds: dict[str, dict[str, float]]
     metadata: dict[str, Any]
-    # Per label: id, y and the out-of-fold calibrated probability p (for audits and plots).
+    # Per label: id, y, the out-of-fold calibrated probability p (for audits and plots) and
+    # the out-of-fold log-odds `decision` (for adapting the model to rows it trained on).
     oof: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
@@ -335,6 +336,10 @@ def train(dataset: pd.DataFrame, config: ModelConfig | None = None) -> Trained:
             sample_weight=weights[label][index],
             calibration_weight=calibration[label][index],
         )
+        refused = ranking_problem(y, classifier.oof_decision_)
+        if refused:
+            skipped[label] = refused
+            continue
         p = classifier.oof_proba_
         thresholds[label], rules[label] = choose_thresholds(
             y,
@@ -345,13 +350,23 @@ def train(dataset: pd.DataFrame, config: ModelConfig | None = None) -> Trained:
             review_max_share=config.review_max_share,
         )
         metrics[label] = headline_metrics(y, p, thresholds[label])
-        oof[label] = pd.DataFrame({"id": dataset["id"].to_numpy()[index], "y": y, "p": p})
+        oof[label] = pd.DataFrame(
+            {
+                "id": dataset["id"].to_numpy()[index],
+                "y": y,
+                "p": p,
+                "decision": classifier.oof_decision_,
+            }
+        )
         pipelines[label] = Pipeline([("features", features), ("classify", classifier)])
         selection.setdefault("learner", {})[label] = {
             "estimator": type(classifier.estimator_.model_).__name__,
             "calibration": classifier.method_,
             "folds": classifier.folds_,
         }
+    if not pipelines:
+        reasons = "; ".join(f"{label}: {why}" for label, why in skipped.items())
+        raise TrainingError(f"no label can be trained ({reasons})")
     metadata = {
         "method": "batch",
         "dataset_hash": dataset_hash(dataset, config.labels),
@@ -361,6 +376,21 @@ def train(dataset: pd.DataFrame, config: ModelConfig | None = None) -> Trained:
         "config": config.to_dict(),
         "selection": selection,
         "features": {"columns": int(X_all.shape[1]), "in_use": int((features.idf_ > 0).sum())},
+        **outcome(thresholds, rules, metrics, skipped, started),
+    }
+    return Trained(pipelines=pipelines, thresholds=thresholds, metadata=metadata, oof=oof)
+
+
+def outcome(
+    thresholds: dict[str, Any],
+    rules: dict[str, Any],
+    metrics: dict[str, Any],
+    skipped: dict[str, str],
+    started: float,
+) -> dict[str, Any]:
+    """What a trainer's metadata says of its result: thresholds and why, metrics, the
+    labels it skipped (as warnings too) and the time it took since `started`."""
+    return {
         "thresholds": thresholds,
         "threshold_rules": rules,
         "metrics": metrics,
@@ -368,7 +398,6 @@ def train(dataset: pd.DataFrame, config: ModelConfig | None = None) -> Trained:
         "warnings": [f"label {label!r} skipped: {why}" for label, why in skipped.items()],
         "training_seconds": round(time.perf_counter() - started, 2),
     }
-    return Trained(pipelines=pipelines, thresholds=thresholds, metadata=metadata, oof=oof)
 
 
 def _typical(

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     model_path: Path | None = Field(
         default=None, description="an artifact directory to serve instead of artifacts_dir/current"
     )
+    reference_model: Path | None = Field(
+        default=None,
+        description="the model used while artifacts_dir has no current [default: the shipped "
+        "model/reference]",
+    )
     host: str = Field(default="127.0.0.1", description="address to bind")
     port: int = Field(default=8000, ge=1, le=65535, description="port to listen on")
     workers: int = Field(default=1, ge=1, description="worker processes")

@@ -279,7 +279,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """Build the API around the model in settings.model_path or settings.artifacts_dir/current."""
+    """Build the API around the model in settings.model_path, settings.artifacts_dir/current
+    or the reference model."""
     app = FastAPI(
         title="moderate",
         summary="Offline comment moderation: toxicity and conspiracy scores with explanations.",
@@ -288,7 +289,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     state = ServiceState(
         settings=settings,
-        holder=ModelHolder(settings.artifacts_dir, settings.model_path),
+        holder=ModelHolder(settings.artifacts_dir, settings.model_path, settings.reference_model),
         metrics=Metrics(),
         keys=read_keys(settings.api_keys, settings.api_key_file),
         batcher=Batcher(settings.max_comments),

@@ -6,7 +6,7 @@ import logging
 import threading
 from pathlib import Path
 
-from model.artifacts import current, load
+from model.artifacts import REFERENCE, in_use, load
 from model.predict import Model
 
 log = logging.getLogger("moderate.service")
@@ -19,18 +19,22 @@ class ReloadRefused(Exception):
 class ModelHolder:
     """Holds the serving model; readers take `.model` once per request, reload replaces it."""
 
-    def __init__(self, artifacts_dir: Path, model_path: Path | None = None) -> None:
+    def __init__(
+        self, artifacts_dir: Path, model_path: Path | None = None, reference: Path | None = None
+    ) -> None:
         self.artifacts_dir = artifacts_dir
         self.model_path = model_path
+        self.reference = REFERENCE if reference is None else reference
         self.model: Model | None = None
         self.error: str | None = None
         self._lock = threading.Lock()
 
     def source(self) -> Path:
-        """The artifact to load now: the fixed model path, else what `current` points at."""
+        """The artifact to load now: the fixed model path, else what `current` points at,
+        else the shipped reference model."""
         if self.model_path is not None:
             return self.model_path.resolve()
-        return current(self.artifacts_dir)
+        return in_use(self.artifacts_dir, self.reference)
 
     def reload(self) -> tuple[Model, Model | None]:
         """Load the artifact and swap it in; raise ReloadRefused and keep the old one on failure."""

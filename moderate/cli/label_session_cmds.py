@@ -68,7 +68,7 @@ def label(
         fail("moderate label needs a terminal; in scripts use `moderate labels set`")
     settings = load_settings()
     store = LabelStore(data or settings.data_dir)
-    scorer, model_note = load_scorer(settings.artifacts_dir)
+    scorer, model_note = load_scorer(settings.artifacts_dir, settings.reference_model)
     try:
         found = ingest(sources, store) if sources else None
         session = Session(
@@ -129,7 +129,7 @@ def pick(
         fail(f"{source_store}: not a label store (no comments.jsonl)")
     if label is not None and label not in LABELS:
         fail(f"unknown label {label!r}; the labels are {', '.join(LABELS)}")
-    scorer, model_note = load_scorer(settings.artifacts_dir)
+    scorer, model_note = load_scorer(settings.artifacts_dir, settings.reference_model)
     if model_note:
         err_console.print(f"[yellow]warning:[/] {model_note}", highlight=False)
     wanted = set(source or ())
@@ -182,7 +182,11 @@ def tasks(
 
     settings = load_settings()
     store = LabelStore(data or settings.data_dir)
-    scorer, _ = load_scorer(settings.artifacts_dir) if order == "uncertain" else (None, None)
+    scorer, _ = (
+        load_scorer(settings.artifacts_dir, settings.reference_model)
+        if order == "uncertain"
+        else (None, None)
+    )
     try:
         session = Session(store, annotator, order=order, seed=seed, scorer=scorer)
     except SessionError as exc:
@@ -213,14 +217,16 @@ def _one_line(text: str, width: int) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "\u2026"
 
 
-def load_scorer(artifacts_dir: Path) -> tuple[Scorer | None, str | None]:
-    """The current model as a scorer (None without a usable model) and why it is off."""
-    if not (artifacts_dir / "current").exists():
-        return None, None
+def load_scorer(
+    artifacts_dir: Path, reference: Path | None = None
+) -> tuple[Scorer | None, str | None]:
+    """The model in use as a scorer (the team's, else the shipped reference model; None
+    without a usable model) and why it is off."""
     try:
         # Imported here, not at the top: labelling works before any model code or model exists.
         artifacts = importlib.import_module("model.artifacts")
-        model = artifacts.load(artifacts.current(artifacts_dir))
+        shipped = artifacts.REFERENCE if reference is None else reference
+        model = artifacts.load(artifacts.in_use(artifacts_dir, shipped))
     except Exception as exc:  # a model that does not load must not stop the labelling
         return None, f"model suggestions off: {exc}"
 

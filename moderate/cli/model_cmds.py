@@ -64,16 +64,32 @@ def register(app: typer.Typer) -> None:
         evaluate: bool = typer.Option(
             True, "--evaluate/--no-evaluate", help="Write the evaluation report too."
         ),
+        start: str = typer.Option(
+            "reference",
+            "--from",
+            help="What to start from: 'reference' (the shipped model, adapted to the "
+            "labels), 'scratch', or an artifact directory to adapt (--out-of-core: scratch).",
+        ),
     ) -> None:
         """Train the model on a label store and save a versioned artifact.
 
-        Prints the artifact's path and out-of-fold headline metrics.
+        By default the shipped reference model is adapted to the labels; `--from scratch`
+        trains on the labels alone. Prints the artifact's path and out-of-fold metrics.
 
-        Example: moderate train --data labels/data --artifacts model/artifacts
+        Example: moderate train --data labels/data --from scratch
         """
+        from model.artifacts import REFERENCE
         from model.jobs import load_config, train_store
 
         settings = load_settings()
+        # Out-of-core training streams a store of any size: always from scratch.
+        origin = (
+            None
+            if out_of_core
+            else {"reference": REFERENCE, "scratch": None}.get(start, Path(start))
+        )
+        if origin is not None and not (origin / "model.json").exists():
+            fail(f"--from {start}: no model artifact at {origin}; use --from scratch")
         try:
             result = train_store(
                 data or settings.data_dir,
@@ -81,6 +97,7 @@ def register(app: typer.Typer) -> None:
                 load_config(config),
                 out_of_core=out_of_core,
                 evaluate=evaluate,
+                start=origin,
             )
         except _user_errors() as error:
             fail(str(error))
@@ -125,6 +142,34 @@ def register(app: typer.Typer) -> None:
             fail(str(error))
         _print_result(result)
 
+    @app.command("reference-model")
+    def reference_model(
+        corpora_dir: Path = typer.Argument(..., help="Directory of corpora (../shared/corpora)."),
+        team: Path = typer.Option(Path("labels/data"), "--team", help="The team's label store."),
+        work: Path = typer.Option(
+            Path("build/reference"), "--work", help="Scratch directory (emptied store, artifacts)."
+        ),
+        out: Path | None = typer.Option(
+            None, "--out", help="Where to publish it [default: the shipped model/reference]."
+        ),
+    ) -> None:
+        """Rebuild the shipped reference model: the corpora plus the team's labels.
+
+        Same data and code give the same weights (model.json and weights.npz keep their
+        sha256). Publishes the portable files, report and card; prints its summary.
+
+        Example: moderate reference-model ../shared/corpora --team labels/data
+        """
+        from model.artifacts import REFERENCE
+        from model.jobs import build_reference
+
+        try:
+            result = build_reference(corpora_dir, team, out or REFERENCE, work)
+        except _user_errors() as error:
+            fail(str(error))
+        typer.echo(str(result.path))
+        typer.echo(result.metadata.get("summary", ""))
+
     @app.command()
     def evaluate(
         data: Path | None = typer.Option(None, "--data", help="Label store directory."),
@@ -133,21 +178,29 @@ def register(app: typer.Typer) -> None:
         ),
         out: Path | None = typer.Option(None, "--out", help="Report directory."),
     ) -> None:
-        """Evaluate the model's settings on a label store and write the report.
+        """Evaluate the model in use on a label store and write the report.
 
-        Cross-validated and leave-one-source-out metrics beside the baseline, behavioural
-        and bias tests; prints the report files.
+        Its settings cross-validated and leave-one-source-out beside the baseline,
+        behavioural and bias tests, and the model as it is on the store's thread-page labels
+        (the seed threads); prints those ROC-AUCs and the report files.
 
         Example: moderate evaluate --data labels/data --model model/artifacts/current
         """
+        from model.artifacts import in_use
         from model.jobs import evaluate_store
 
         settings = load_settings()
         try:
-            written = evaluate_store(
-                data or settings.data_dir, model or settings.artifacts_dir, out
-            )
+            chosen = model or in_use(settings.artifacts_dir)
+            written, held_out = evaluate_store(data or settings.data_dir, chosen, out)
         except _user_errors() as error:
             fail(str(error))
+        typer.echo(f"model: {chosen}")
+        for name, per_label in held_out.items():
+            for label, m in per_label.items():
+                auc = "undefined" if m.get("roc_auc") is None else f"{m['roc_auc']:.3f}"
+                typer.echo(
+                    f"{name}: {label} ROC-AUC {auc} ({m['n']} comments, {m['positives']} positive)"
+                )
         for path in written:
             typer.echo(str(path))

@@ -33,11 +33,20 @@ class OnError(StrEnum):
 
 
 def _model_path(settings: Settings, model: Path | None) -> Path:
-    """The artifact to use: --model, else MODERATE_MODEL_PATH, else artifacts_dir/current."""
-    from model.artifacts import current
+    """The artifact to use: --model, else MODERATE_MODEL_PATH, else artifacts_dir/current,
+    else the shipped reference model."""
+    from model.artifacts import in_use
 
     chosen = model or settings.model_path
-    return chosen.resolve() if chosen is not None else current(settings.artifacts_dir)
+    if chosen is not None:
+        return chosen.resolve()
+    return in_use(settings.artifacts_dir, _reference(settings))
+
+
+def _reference(settings: Settings) -> Path:
+    from model.artifacts import REFERENCE
+
+    return settings.reference_model or REFERENCE
 
 
 def serve_settings_help() -> str:
@@ -155,13 +164,13 @@ def run(
     threads: Annotated[list[Path] | None, typer.Argument(help="Thread pages.")] = None,
     output: Annotated[Path, typer.Option("--output", "-o")] = Path("build/seeds-scored.csv"),
 ) -> None:
-    """The main job: train a model if none exists, score the seed threads, show and save them.
+    """The main job: score the seed threads with the model in use, show and save them.
+
+    The model in use is the team's (`make train`), else the shipped reference model.
 
     Example: moderate run seeds/threads/*.txt -o build/seeds-scored.csv
     """
-    from labels.store import LabelError
     from model.artifacts import ArtifactError
-    from model.train import TrainingError
     from seeds.errors import InputError
     from service.run import run_seeds
 
@@ -169,9 +178,9 @@ def run(
     pages = threads or sorted(Path("seeds/threads").glob("*.txt"))
     try:
         result = run_seeds(
-            pages, output, data_dir=settings.data_dir, artifacts_dir=settings.artifacts_dir
+            pages, output, artifacts_dir=settings.artifacts_dir, reference=_reference(settings)
         )
-    except (ArtifactError, InputError, LabelError, TrainingError, OSError) as exc:
+    except (ArtifactError, InputError, OSError) as exc:
         fail(str(exc))
     table = Table(title=f"{result.summary.read} comments scored by {result.summary.model_version}")
     labels = [c.removesuffix("_decision") for c in result.rows.columns if c.endswith("_decision")]
@@ -193,8 +202,11 @@ def run(
         text = text if len(text) <= 120 else text[:117] + "..."
         table.add_row(Path(str(record["thread"])).stem, str(record["position"]), text, *cells)
     console.print(table)
-    trained = "trained now" if result.trained else "existing"
-    console.print(f"model ({trained}): {result.model}")
+    which = "the shipped reference model" if result.shipped else "the team's model"
+    console.print(f"scored by {which}: {result.model}")
+    console.print(f"  {result.metadata.get('summary') or 'no summary in its metadata'}")
+    if result.shipped:
+        console.print("  `make train` adapts it to your labels in labels/data")
     console.print(f"wrote {result.summary.scored} scored comments to {output}")
 
 

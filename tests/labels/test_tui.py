@@ -47,7 +47,7 @@ def data(tmp_path: Path) -> Path:
 
 
 def spawn(data: Path, *args: str, annotator: str = "ann") -> pexpect.spawn:
-    """Start the labeller on a pseudo-terminal with no model available."""
+    """Start the labeller on a pseudo-terminal with no team model (the shipped one scores)."""
     env = {**os.environ, "MODERATE_ARTIFACTS_DIR": str(data.parent / "no-model")}
     argv = ["label", "--annotator", annotator, "--data", str(data), *args]
     return pexpect.spawn(
@@ -215,13 +215,19 @@ def test_sources_are_added_first_with_their_article_title(tmp_path: Path) -> Non
     assert len(answers(data)) == 2
 
 
-def test_uncertain_order_without_a_model_still_labels(data: Path) -> None:
-    child = spawn(data, "--order", "uncertain")
+def test_uncertain_order_uses_the_shipped_model_from_the_first_session(data: Path) -> None:
+    child = spawn(data, "--order", "uncertain")  # no team model: the shipped one suggests
     child.expect("0/3 done")
-    child.expect("comment c")
-    assert "model:" not in str(child.before)
+    child.expect("model: ")
     quit_cleanly(child)
-    assert load_scorer(data.parent / "no-model") == (None, None)
+    scorer, note = load_scorer(data.parent / "no-model")
+    assert scorer is not None and note is None
+    assert set(scorer(["you idiot"])[0]) == {"toxic", "conspiracy"}
+
+
+def test_without_any_model_labelling_goes_on_without_suggestions(data: Path) -> None:
+    scorer, note = load_scorer(data.parent / "no-model", reference=data.parent / "none")
+    assert scorer is None and note is not None and "no trained model" in note
 
 
 def test_a_model_that_does_not_load_turns_suggestions_off_but_labelling_goes_on(

@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from model.behaviour import Case, load_cases, run_behaviour
 from model.bias import run_bias
 from model.predict import Model
-from tests.conftest import CORPORA
 
 # The capabilities the team's suite must cover, each with at least 20 cases.
 REQUIRED = {
@@ -85,10 +83,10 @@ def test_custom_cases() -> None:
     assert run_behaviour(ConstantScorer(0.6), cases) == {"x": 0.5}
 
 
-# Floors for the reference model (make train-corpora: ../shared/corpora and labels/data),
-# set about one case under its pass rate on 2026-12-01 (in brackets) so that small changes
-# to the model do not fail the suite. The low ones are known weaknesses of a bag-of-n-grams
-# model, recorded in the model card and in model/EXPERIMENTS.md.
+# Floors for the shipped reference model (make reference-model: ../shared/corpora and
+# labels/data), set about one case under its pass rate on 2026-12-01 (in brackets) so that
+# small changes to the model do not fail the suite. The low ones are known weaknesses of a
+# bag-of-n-grams model, recorded in the model card and in model/EXPERIMENTS.md.
 FLOORS = {
     "capitals": 0.95,  # [1.00]
     "conspiracy_claim": 0.20,  # [0.23] claims outside COVID and vaccines are missed
@@ -111,21 +109,13 @@ BPSN_FLOOR = 0.85  # [lowest 0.90: transgender, muslim]
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Model:
-    from model.artifacts import load
-    from model.jobs import train_corpora
+def reference() -> Model:
+    """The shipped reference model (model/reference; `make reference-model` rebuilds it)."""
+    from model.artifacts import REFERENCE, load
 
-    work = tmp_path_factory.mktemp("reference")
-    team = Path(__file__).parents[2] / "labels" / "data"
-    result = train_corpora(
-        CORPORA, work / "store", work / "artifacts", evaluate=False, team_dir=team
-    )
-    return load(result.path)
+    return load(REFERENCE)
 
 
-@pytest.mark.shared_data
-@pytest.mark.slow
-@pytest.mark.timeout(1800)
 def test_reference_model_meets_behaviour_floors(reference: Model) -> None:
     rates = run_behaviour(reference)
     assert set(rates) == set(FLOORS)
@@ -133,9 +123,6 @@ def test_reference_model_meets_behaviour_floors(reference: Model) -> None:
     assert not below, f"capabilities below their floor: {below}"
 
 
-@pytest.mark.shared_data
-@pytest.mark.slow
-@pytest.mark.timeout(1800)
 def test_reference_model_bias_floor(reference: Model) -> None:
     table = run_bias(reference)
     assert (table["subgroup_auc"] > 0.9).all()

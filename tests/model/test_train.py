@@ -124,8 +124,9 @@ def test_row_weights_apply_source_weights_and_balance_classes_within_sources() -
 
 
 def test_training_balances_learning_but_calibrates_on_the_real_base_rate() -> None:
-    # Labels unrelated to the text: a calibrated model can only say the base rate, 70 of
-    # 300 (0.23). Had the calibrator seen the within-source class balance it would say 0.5.
+    # Labels nearly unrelated to the text (one weak cue, so the model ranks better than
+    # chance and is not refused): a calibrated model says about the base rate on average,
+    # 70 of 300 (0.23). Had the calibrator seen the within-source balance it would say 0.5.
     rng = np.random.default_rng(0)
     words = [f"w{i}" for i in range(40)]
     rows = []
@@ -134,6 +135,8 @@ def test_training_balances_learning_but_calibrates_on_the_real_base_rate() -> No
         y[rng.choice(n, positives, replace=False)] = 1
         for i in range(n):
             text = " ".join(rng.choice(words, 6))
+            if rng.random() < (0.6 if y[i] else 0.1):
+                text += " cue"
             rows.append({"id": f"{source}{i}", "source": source, "text": text, "toxic": y[i]})
     noise = pd.DataFrame(rows).assign(conspiracy=np.nan)
     config = replace(FAST, labels=("toxic",), balance_within_source=("toxic",))

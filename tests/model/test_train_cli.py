@@ -54,7 +54,7 @@ def test_train_prints_the_artifact_and_metrics(store: Path, config: Path, tmp_pa
     artifacts = tmp_path / "artifacts"
     code, output = run(
         "train", "--data", str(store), "--artifacts", str(artifacts), "--config", str(config),
-        "--no-evaluate",
+        "--no-evaluate", "--from", "scratch",
     )  # fmt: skip
     assert code == 0, output
     path = Path(output.splitlines()[0])
@@ -66,8 +66,9 @@ def test_train_writes_the_evaluation_report_into_the_artifact(
     store: Path, config: Path, tmp_path: Path
 ) -> None:
     code, output = run(
-        "train", "--data", str(store), "--artifacts", str(tmp_path / "a"), "--config", str(config)
-    )
+        "train", "--data", str(store), "--artifacts", str(tmp_path / "a"), "--config", str(config),
+        "--from", "scratch",
+    )  # fmt: skip
     assert code == 0, output
     folder = Path(output.splitlines()[0])
     assert (folder / "report.json").exists() and (folder / "MODEL_CARD.md").exists()
@@ -75,6 +76,8 @@ def test_train_writes_the_evaluation_report_into_the_artifact(
     assert code == 0, output
     assert any(line.endswith("report.json") for line in output.splitlines())
     assert "evaluations" in output  # never overwrites the training-time report
+    # The store's own labels, scored by the model as it is (which trained on them).
+    assert "(in the model's training data): toxic ROC-AUC" in output
 
 
 def test_train_out_of_core(store: Path, tmp_path: Path) -> None:
@@ -106,3 +109,53 @@ def test_bad_config_is_a_user_error(store: Path, tmp_path: Path) -> None:
     code, output = run("train", "--data", str(store), "--config", str(bad))
     assert code == 1
     assert "foldz" in output
+
+
+def test_train_adapts_the_model_it_is_given(store: Path, config: Path, tmp_path: Path) -> None:
+    code, output = run(
+        "train", "--data", str(store), "--artifacts", str(tmp_path / "ref"), "--config",
+        str(config), "--from", "scratch", "--no-evaluate",
+    )  # fmt: skip
+    assert code == 0, output
+    reference = Path(output.splitlines()[0])
+    code, output = run(
+        "train", "--data", str(store), "--artifacts", str(tmp_path / "team"), "--config",
+        str(config), "--from", str(reference),
+    )  # fmt: skip
+    assert code == 0, output
+    folder = Path(output.splitlines()[0])
+    metadata = json.loads((folder / "metadata.json").read_text())
+    assert metadata["method"] == "adapted"
+    assert metadata["adapted_from"]["version"] == reference.name
+    report = (folder / "REPORT.md").read_text()
+    assert "## The team's labels, cross-validated" in report and "reference" in report
+    assert (folder / "MODEL_CARD.md").exists()
+
+
+def test_train_from_a_missing_model_is_one_red_line(store: Path, tmp_path: Path) -> None:
+    code, output = run("train", "--data", str(store), "--from", str(tmp_path / "none"))
+    assert code == 1
+    assert "no model artifact" in output and "--from scratch" in output
+
+
+def test_a_worse_than_chance_model_is_refused_not_shipped(tmp_path: Path) -> None:
+    store = LabelStore(tmp_path / "store")
+    texts = [f"token{i} marker{i}" for i in range(20)]
+    store.add_comments(
+        {"id": f"c{i}-{v}", "source": "s", "thread": "s", "position": i, "text": text}
+        for i, text in enumerate(texts)
+        for v in (0, 1)
+    )
+    store.annotate(
+        Annotation(f"c{i}-{v}", "toxic", v, "tester", utc_now(), "human")
+        for i in range(len(texts))
+        for v in (0, 1)
+    )
+    artifacts = tmp_path / "artifacts"
+    code, output = run(
+        "train", "--data", str(tmp_path / "store"), "--artifacts", str(artifacts), "--from",
+        "scratch", "--no-evaluate",
+    )  # fmt: skip
+    assert code == 1
+    assert "chance" in output and "Traceback" not in output
+    assert not (artifacts / "current").exists()

@@ -108,7 +108,7 @@ def test_health(client: TestClient, artifacts: Path) -> None:
 
 
 def test_without_a_model_live_but_not_ready(tmp_path: Path) -> None:
-    with client_for(tmp_path) as client:
+    with client_for(tmp_path, reference_model=tmp_path / "none") as client:
         assert client.get("/livez").status_code == 200
         assert client.get("/readyz").status_code == 503
         response = client.post("/v1/score", json={"comments": [{"text": NEUTRAL}]})
@@ -117,7 +117,10 @@ def test_without_a_model_live_but_not_ready(tmp_path: Path) -> None:
 
 
 def test_require_model_refuses_to_start(tmp_path: Path) -> None:
-    with pytest.raises(ReloadRefused), client_for(tmp_path, require_model=True):
+    with (
+        pytest.raises(ReloadRefused),
+        client_for(tmp_path, require_model=True, reference_model=tmp_path / "none"),
+    ):
         pass
 
 

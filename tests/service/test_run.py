@@ -5,58 +5,40 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
-from labels.store import Annotation, LabelStore
 from moderate.cli import build_app
 from service.run import run_seeds
-from tests.service.helpers import dataset
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 THREADS = sorted((ROOT / "seeds" / "threads").glob("*.txt"))
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Path:
-    """A label store holding the hand-written training comments and their labels."""
-    root = tmp_path / "data"
-    frame = dataset()
-    store = LabelStore(root)
-    store.add_comments(
-        {"id": r.id, "source": r.source, "thread": r.thread, "position": i, "text": r.text}
-        for i, r in enumerate(frame.itertuples())
-    )
-    store.annotate(
-        Annotation(comment=str(r.id), label=label, value=int(getattr(r, label)), annotator="t")
-        for r in frame.itertuples()
-        for label in ("toxic", "conspiracy")
-    )
-    return root
-
-
-def test_run_trains_when_no_model_then_reuses_it(store: Path, tmp_path: Path) -> None:
-    artifacts = tmp_path / "artifacts"
+def test_run_scores_with_the_shipped_model_until_the_team_has_one(
+    artifacts: Path, tmp_path: Path
+) -> None:
+    shipped = (artifacts / "current").resolve()
+    empty = tmp_path / "no-artifacts"
     output = tmp_path / "build" / "seeds-scored.csv"
-    first = run_seeds(THREADS, output, data_dir=store, artifacts_dir=artifacts)
-    assert first.trained and (artifacts / "current").resolve() == first.model
+    first = run_seeds(THREADS, output, artifacts_dir=empty, reference=shipped)
+    assert first.shipped and first.model == shipped
+    assert not empty.exists()  # nothing was trained
     rows = pd.read_csv(output)
     assert len(rows) == first.summary.scored == len(first.rows) > 0
     assert {"text", "toxic", "conspiracy", "toxic_decision"} <= set(rows.columns)
-    second = run_seeds(THREADS, output, data_dir=store, artifacts_dir=artifacts)
-    assert not second.trained and second.model == first.model
+    second = run_seeds(THREADS, output, artifacts_dir=artifacts, reference=tmp_path / "none")
+    assert not second.shipped and second.model == shipped
 
 
-def test_run_command_prints_the_table_and_where(
-    store: Path, tmp_path: Path, artifacts: Path
-) -> None:
+def test_run_command_prints_the_table_and_which_model(tmp_path: Path, artifacts: Path) -> None:
     output = tmp_path / "scored.csv"
-    env = {"MODERATE_ARTIFACTS_DIR": str(artifacts), "MODERATE_DATA_DIR": str(store)}
+    env = {"MODERATE_ARTIFACTS_DIR": str(artifacts)}
     result = CliRunner().invoke(
         build_app(), ["run", *map(str, THREADS), "-o", str(output)], env=env
     )
     assert result.exit_code == 0, result.output
     assert "comments scored by" in result.output
+    assert "scored by the team's model" in result.output
     assert f"to {output}" in " ".join(result.output.split())
     assert output.exists()
 

@@ -76,7 +76,23 @@ def test_real_server_reloads_by_request_and_by_sighup(
     assert process.poll() is None
 
 
-def test_serve_refuses_to_start_without_a_model(tmp_path: Path) -> None:
+def test_serve_without_a_team_model_serves_the_shipped_one(tmp_path: Path) -> None:
+    from model.artifacts import REFERENCE, load
+
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    process, client = start(artifacts)
+    try:
+        assert served_version(client) == load(REFERENCE).version
+        body = {"comments": [{"text": "You are an idiot."}, {"text": "Nice photos."}]}
+        scored = client.post("/v1/score", json=body).json()["comments"]
+        assert scored[0]["scores"]["toxic"] > scored[1]["scores"]["toxic"]
+    finally:
+        stop(process, client)
+
+
+def test_serve_refuses_to_start_on_a_broken_current(tmp_path: Path) -> None:
+    (tmp_path / "current").symlink_to("gone")  # the team's model was deleted
     result = subprocess.run(
         [str(MODERATE), "serve", "--port", str(free_port())],
         env={**os.environ, "MODERATE_ARTIFACTS_DIR": str(tmp_path)},
@@ -85,7 +101,7 @@ def test_serve_refuses_to_start_without_a_model(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 1
-    assert "error" in result.stderr
+    assert "error" in result.stderr and "Traceback" not in result.stderr
 
 
 def versions_seen(client: httpx.Client, requests: int = 8) -> set[str]:
