@@ -1,0 +1,165 @@
+"""Commands of the review queue: `moderate review` serves the page; add and export."""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from moderate.cli.common import fail
+from moderate.settings import Settings, describe_error, load_settings
+
+console = Console()
+review_app = typer.Typer(
+    name="review",
+    help="The moderators' review queue: serve the page, add scored comments, export decisions.",
+    no_args_is_help=False,
+    rich_markup_mode="markdown",
+)
+
+
+def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        fail(describe_error(exc))
+
+
+@review_app.callback()
+def root() -> None:
+    """The moderators' review queue: add scored comments, export decisions."""
+
+
+@review_app.command()
+def add(
+    inputs: Annotated[
+        list[str], typer.Argument(help="Scored files (moderate score) or anything it reads.")
+    ],
+    band: Annotated[
+        str, typer.Option(help="Comma-separated bands to queue: review, block, allow.")
+    ] = "review",
+    model: Annotated[Path | None, typer.Option(help="Artifact to score raw inputs with.")] = None,
+    text_field: Annotated[str | None, typer.Option(help="Field/column of the text.")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="The inputs' format, e.g. csv for stdin.")
+    ] = None,
+) -> None:
+    """Queue the comments whose decision for a label is in the bands (idempotent by id).
+
+    Raw inputs are scored with the current model, trained first if there is none (as
+    `moderate run` does).
+
+    Example: moderate review add build/scored.csv seeds/threads/*.txt --band review,block
+    """
+    from labels.store import LabelError
+    from model.artifacts import ArtifactError
+    from model.train import TrainingError
+    from seeds.errors import InputError
+    from seeds.readers import FORMATS
+    from service.review.feed import add_inputs, check_bands, scored_columns
+    from service.review.queue import Queue, QueueError
+
+    if fmt is not None and fmt not in FORMATS:
+        fail(f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}")
+    settings = _settings()
+    try:
+        bands = check_bands(band.split(","))
+        raw = fmt is not None or any(scored_columns(Path(p)) is None for p in inputs)
+        artifact = _scoring_model(settings, model) if raw else None
+        queue = Queue(settings.review_db)
+        summary = add_inputs(
+            inputs, queue, model=artifact, bands=bands, who=getpass.getuser(),
+            text_field=text_field, fmt=fmt,
+        )  # fmt: skip
+    except (ArtifactError, InputError, LabelError, QueueError, TrainingError, OSError) as exc:
+        fail(str(exc))
+    without = f", {summary.without_text:,} without text" if summary.without_text else ""
+    console.print(
+        f"read {summary.read:,} comments, {summary.in_bands:,} in {'/'.join(bands)}: queued "
+        f"{summary.added:,} new, {summary.already:,} already queued{without} "
+        f"-> {settings.review_db}",
+        soft_wrap=True,
+    )
+
+
+def _scoring_model(settings: Settings, model: Path | None) -> Path:
+    """--model, else MODERATE_MODEL_PATH, else `current`; the default is trained if none."""
+    from moderate.cli.service_cmds import _model_path
+    from service.run import ensure_model
+
+    if model is not None or settings.model_path is not None:
+        return _model_path(settings, model)
+    path, trained = ensure_model(settings.data_dir, settings.artifacts_dir)
+    if trained:
+        console.print(f"no model yet: trained the default one from {settings.data_dir}: {path}")
+    return path
+
+
+@review_app.command()
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .jsonl or .csv.")],
+    since: Annotated[
+        str | None, typer.Option(help="Only what changed after this UTC time (ISO-8601).")
+    ] = None,
+) -> None:
+    """Write the moderators' decisions for the platform: source id, decision, labels, who, when.
+
+    With --since, an item whose decision was undone meanwhile is listed as `withdrawn`.
+
+    Example: moderate review export -o build/decisions.jsonl --since 2026-12-01T09:00:00Z
+    """
+    from service.review.queue import Queue, QueueError
+
+    suffix = output.suffix.lower()
+    if suffix not in (".jsonl", ".csv"):
+        fail(f"{output}: unknown output extension {output.suffix!r}; use .jsonl or .csv")
+    settings = _settings()
+    try:
+        rows = Queue(settings.review_db).export(since)
+        _write_atomically(output, _render(rows, suffix))
+    except (QueueError, OSError) as exc:
+        fail(str(exc))
+    newest = rows[-1]["time"] if rows else since
+    follow = f"; next time: --since {newest}" if newest else ""
+    console.print(f"exported {len(rows):,} decisions -> {output}{follow}", soft_wrap=True)
+
+
+def _render(rows: list[dict[str, object]], suffix: str) -> str:
+    if suffix == ".jsonl":
+        return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    buffer = io.StringIO()
+    from labels.store import LABELS
+
+    fields = ["id", "source_id", "thread", "decision", *LABELS, "moderator", "time"]
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write beside the output and rename over it: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def register(app: typer.Typer) -> None:
+    """Add the review command group to the app."""
+    app.add_typer(review_app)
