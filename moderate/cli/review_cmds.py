@@ -24,6 +24,7 @@ review_app = typer.Typer(
     no_args_is_help=False,
     rich_markup_mode="markdown",
 )
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _settings() -> Settings:
@@ -35,9 +36,56 @@ def _settings() -> Settings:
         fail(describe_error(exc))
 
 
-@review_app.callback()
-def root() -> None:
-    """The moderators' review queue: add scored comments, export decisions."""
+def _moderator(settings: Settings) -> str:
+    """The moderator without keys: MODERATE_REVIEW_MODERATOR, else the login name."""
+    return settings.review_moderator or getpass.getuser()
+
+
+@review_app.callback(invoke_without_command=True)
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Address to bind [default: 127.0.0.1].")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port [default: 8001].")
+    ] = None,
+) -> None:
+    """Serve the review page (with no subcommand) on http://127.0.0.1:8001/.
+
+    Moderators sign in with a key from MODERATE_API_KEY_FILE (`KEY  # name` lines) or
+    MODERATE_API_KEYS; without any key the page binds to loopback only.
+
+    Example: moderate review --port 8001
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn
+
+    from service.limits import KeyConfigError, read_key_names
+    from service.review.app import create_review_app
+    from service.review.queue import QueueError
+
+    settings = _settings()
+    bind = host or settings.review_host
+    try:
+        keys = read_key_names(settings.api_keys, settings.api_key_file)
+        app = create_review_app(settings, _moderator(settings))
+    except (KeyConfigError, QueueError, OSError) as exc:
+        fail(str(exc))
+    if not keys and bind not in LOOPBACK:
+        fail(
+            f"no moderator keys configured, so the review page binds to loopback only, not "
+            f"{bind}; set MODERATE_API_KEY_FILE to sign moderators in"
+        )
+    where = f"http://{'127.0.0.1' if bind in LOOPBACK else bind}:{port or settings.review_port}/"
+    left = app.state.review.queue.stats()["left"]
+    console.print(f"review queue {settings.review_db}: {left:,} pending, at {where}")
+    if keys:
+        console.print(f"{len(keys)} moderator keys: {', '.join(sorted(set(keys.values())))}")
+    else:
+        console.print(
+            f"no moderator keys configured: loopback only, everyone is {_moderator(settings)}"
+        )
+    uvicorn.run(app, host=bind, port=port or settings.review_port, log_level="info")
 
 
 @review_app.command()

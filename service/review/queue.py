@@ -385,11 +385,14 @@ class Queue:
         return [r[0] for r in self.db.execute("SELECT DISTINCT thread FROM items ORDER BY 1")]
 
     def stats(self, who: str | None = None) -> dict[str, Any]:
-        """Items left and total, and decisions in the last hour (everyone's and who's)."""
+        """Items left and total; decisions in the last hour, not undone (everyone's, who's)."""
         db = self.db
         hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="microseconds")
         since = hour_ago.replace("+00:00", "Z")
-        decided = "SELECT COUNT(*) FROM history WHERE action = 'decide' AND at >= ?"
+        decided = (
+            "SELECT COUNT(*) FROM history h WHERE action = 'decide' AND at >= ? AND NOT EXISTS "
+            "(SELECT 1 FROM history u WHERE u.undoes = h.seq)"
+        )
         return {
             "left": _scalar(db, "SELECT COUNT(*) FROM items WHERE state = 'pending'"),
             "total": _scalar(db, "SELECT COUNT(*) FROM items"),
@@ -540,9 +543,12 @@ class Queue:
             changes = []
             for entry in entries:
                 row = self._row(db, entry["item"])
-                if row["rev"] != entry["rev_after"]:
-                    by = _last_change(db, row["id"])
-                    raise Conflict(f"cannot undo: {by} changed this comment since")
+                other = db.execute(
+                    "SELECT who FROM history WHERE item = ? AND seq > ? AND who != ? LIMIT 1",
+                    (row["id"], entry["seq"], who),
+                ).fetchone()
+                if other is not None:
+                    raise Conflict(f"cannot undo: {other['who']} changed this comment since")
                 labels = json.loads(entry["labels_before"])
                 change = _Change(
                     row["id"], who, "undo", entry["state_before"], labels, entry["by_before"],
@@ -752,10 +758,3 @@ def _check_current(db: sqlite3.Connection, row: sqlite3.Row, who: str, rev: int)
             f"{last['who']} {did} this comment at {last['at'][11:19]} UTC, after you opened it; "
             "nothing was changed: look again"
         )
-
-
-def _last_change(db: sqlite3.Connection, item_id: str) -> str:
-    row = db.execute(
-        "SELECT who FROM history WHERE item = ? ORDER BY seq DESC LIMIT 1", (item_id,)
-    ).fetchone()
-    return str(row["who"]) if row else "someone"

@@ -38,11 +38,17 @@ class Review:
         """The label store the decisions' labels go to."""
         return self.root / "labels"
 
-    def run(self, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """The installed `moderate ARGS` with this environment."""
+    def run(
+        self,
+        *args: str | Path,
+        check: bool = True,
+        env_extra: Mapping[str, str | None] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """The installed `moderate ARGS` with this environment (env_extra: None unsets)."""
+        env = {k: v for k, v in {**self.env, **(env_extra or {})}.items() if v is not None}
         done = subprocess.run(
             [str(MODERATE), *map(str, args)],
-            env=self.env,
+            env=env,
             capture_output=True,
             text=True,
             timeout=240,
