@@ -14,7 +14,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -c "from model.engine import warm; warm()"  # compile the scoring engine once
 	touch $(STAMP)
 
-.PHONY: help install run test lint typecheck check split label rules stats export import-corpora train train-corpora evaluate serve fuzz bench-model bench-service clean
+.PHONY: help install run test lint typecheck check split label rules stats export import-corpora train train-corpora evaluate serve review fuzz bench-model bench-service clean
 ANNOTATOR ?= $(USER)
 
 help: ## list the targets
@@ -66,6 +66,9 @@ evaluate: $(STAMP) ## evaluate the current model's settings on labels/data
 serve: $(STAMP) ## serve the moderation API on http://127.0.0.1:8000 (docs at /docs)
 	test -e model/artifacts/current || $(BIN)/moderate train
 	$(BIN)/moderate serve
+
+review: $(STAMP) ## queue the seed threads' review band (training a model if none) and serve the review page on http://127.0.0.1:8001
+	$(BIN)/moderate review add seeds/threads/*.txt && $(BIN)/moderate review
 
 fuzz: $(STAMP) ## fuzz a real server on 127.0.0.1 longer than the test suite does (FUZZ_EXAMPLES=2000 per test)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q tests/service/test_fuzz.py
