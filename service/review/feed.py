@@ -33,7 +33,7 @@ from service.run import read_output
 from service.writers import FORMATS
 
 BATCH = 8000
-TOP_SPANS = 8
+TOP_SPANS = 5
 
 
 @dataclass
@@ -164,15 +164,21 @@ def _raw_item(
 
 
 def spans_of(model: Model, text: str) -> dict[str, list[dict[str, Any]]]:
-    """The spans that pushed each label's score up most: start, end, weight (log-odds)."""
-    return {
-        label: [
+    """The spans that pushed each label's score up most: start, end, weight (log-odds).
+
+    At most TOP_SPANS per label, and only those with a quarter of the strongest's weight
+    or more: a highlight on every word would say nothing.
+    """
+    out = {}
+    for label, spans in model.explain(text).items():
+        up = [s for s in spans if s.weight > 0]
+        floor = up[0].weight / 4 if up else 0.0
+        out[label] = [
             {"start": s.start, "end": s.end, "weight": round(s.weight, 4)}
-            for s in spans
-            if s.weight > 0
-        ][:TOP_SPANS]
-        for label, spans in model.explain(text).items()
-    }
+            for s in up[:TOP_SPANS]
+            if s.weight >= floor
+        ]
+    return out
 
 
 def _titles(path: Path, fmt: str | None) -> dict[str, str]:
