@@ -20,7 +20,6 @@ from moderate.settings import Settings, describe_error, load_settings
 console = Console()
 review_app = typer.Typer(
     name="review",
-    help="The moderators' review queue: serve the page, add scored comments, export decisions.",
     no_args_is_help=False,
     rich_markup_mode="markdown",
 )
@@ -49,10 +48,11 @@ def serve(
         int | None, typer.Option(min=1, max=65535, help="Port [default: 8001].")
     ] = None,
 ) -> None:
-    """Serve the review page (with no subcommand) on http://127.0.0.1:8001/.
+    """The moderators' review queue: serve its page (no subcommand), add, export.
 
-    Moderators sign in with a key from MODERATE_API_KEY_FILE (`KEY  # name` lines) or
-    MODERATE_API_KEYS; without any key the page binds to loopback only.
+    With no subcommand, serves the page on http://127.0.0.1:8001/. Moderators sign in
+    with a key from MODERATE_API_KEY_FILE (`KEY  # name` lines) or MODERATE_API_KEYS;
+    without any key the page binds to loopback only.
 
     Example: moderate review --port 8001
     """

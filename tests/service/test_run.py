@@ -5,34 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
-from labels.store import Annotation, LabelStore
 from moderate.cli import build_app
 from service.run import run_seeds
-from tests.service.helpers import dataset
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 THREADS = sorted((ROOT / "seeds" / "threads").glob("*.txt"))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Path:
-    """A label store holding the hand-written training comments and their labels."""
-    root = tmp_path / "data"
-    frame = dataset()
-    store = LabelStore(root)
-    store.add_comments(
-        {"id": r.id, "source": r.source, "thread": r.thread, "position": i, "text": r.text}
-        for i, r in enumerate(frame.itertuples())
-    )
-    store.annotate(
-        Annotation(comment=str(r.id), label=label, value=int(getattr(r, label)), annotator="t")
-        for r in frame.itertuples()
-        for label in ("toxic", "conspiracy")
-    )
-    return root
 
 
 def test_run_trains_when_no_model_then_reuses_it(store: Path, tmp_path: Path) -> None:

@@ -212,6 +212,15 @@
     prefetch(i + 1);
   }
 
+  // The first row from i on that nobody else has open (i itself when all are taken).
+  function freeFrom(i) {
+    const all = rows();
+    for (let j = i; j < all.length; j++) {
+      if (!all[j].classList.contains("leased")) return j;
+    }
+    return i;
+  }
+
   function move(step) {
     const next = Math.max(0, Math.min(items.length - 1, index + step));
     if (next !== index || !current) show(next);
@@ -248,8 +257,8 @@
         window.location.reload();
         return;
       }
-      const next = initial.filters.state === "pending" ? Math.min(i, items.length - 1)
-        : Math.min(i + 1, items.length - 1);
+      const next = freeFrom(initial.filters.state === "pending" ? Math.min(i, items.length - 1)
+        : Math.min(i + 1, items.length - 1));
       busy = false; // the next item takes keys as soon as it is shown
       show(next, started).then(refill);
     } catch (error) {

@@ -115,3 +115,15 @@ def test_export_writes_decisions_and_since_only_the_new(review: Review, tmp_path
             "review", "export", "-o", tmp_path / "x.csv", "--since", "yesterday", check=False
         )
     )
+
+
+def test_add_trains_the_default_model_when_there_is_none(
+    review: Review, store: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "no-artifacts"
+    env = {"MODERATE_ARTIFACTS_DIR": str(empty), "MODERATE_DATA_DIR": str(store)}
+    first = review.run("review", "add", SEED, env_extra=env)
+    assert "no model yet: trained the default one" in first.stdout
+    assert (empty / "current").exists()
+    again = review.run("review", "add", SEED, env_extra=env)
+    assert "trained" not in again.stdout and "queued 0 new" in again.stdout

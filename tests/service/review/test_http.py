@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from service.review.queue import Queue
 from tests.service.review.conftest import MARKER, Review, Server, scored_rows, write_scored
 
 pytestmark = pytest.mark.slow
@@ -186,3 +187,22 @@ def test_the_json_twin_answers_what_the_page_shows(queued: Review, serve: Serve)
         assert alice.get("/queue.json", params={"label": "nope"}).status_code == 422
         assert alice.get("/items/missing.json").status_code == 404
         assert httpx.get(server.url + "/static/review.js").status_code == 200
+
+
+def test_spans_of_a_scored_file_are_computed_with_its_model_when_first_shown(
+    review: Review, serve: Serve, model: Path, tmp_path: Path
+) -> None:
+    rows = scored_rows(3, version=model.name)  # scored by the model `current` points at
+    rows[0]["text"] = "you are a stupid idiot and a liar"
+    orphan = scored_rows(1, version="long-gone")[0] | {"id": "orphan"}
+    review.run("review", "add", write_scored(tmp_path / "s.jsonl", [*rows, orphan]))
+    assert Queue(review.db).get("item0000")["spans"] is None  # nothing explained at add
+    server = serve()
+    with server.client("alice") as alice:
+        item = alice.get("/items/item0000.json").json()
+        words = {item["text"][s["start"] : s["end"]] for s in item["spans"]["toxic"]}
+        assert words & {"stupid", "idiot", "liar"}
+        assert "".join(p["text"] for p in item["segments"]) == item["text"]
+        gone = alice.get("/items/orphan.json").json()
+        assert gone["spans"] is None and "long-gone is not in" in gone["spans_note"]
+    assert Queue(review.db).get("item0000")["spans"] == item["spans"]  # kept
