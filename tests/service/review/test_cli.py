@@ -127,3 +127,14 @@ def test_add_trains_the_default_model_when_there_is_none(
     assert (empty / "current").exists()
     again = review.run("review", "add", SEED, env_extra=env)
     assert "trained" not in again.stdout and "queued 0 new" in again.stdout
+
+
+def test_a_queue_file_that_is_not_one_is_refused_untouched(review: Review, tmp_path: Path) -> None:
+    review.db.write_bytes(b"these are somebody's notes, not a database\n" * 100)
+    before = review.db.read_bytes()
+    scored = write_scored(tmp_path / "s.jsonl", scored_rows(3))
+    assert "not a review queue" in error_line(review.run("review", "add", scored, check=False))
+    assert "not a review queue" in error_line(
+        review.run("review", "export", "-o", tmp_path / "d.csv", check=False)
+    )
+    assert review.db.read_bytes() == before
