@@ -12,7 +12,7 @@ from labels.store import load_dataset
 from model.artifacts import current, save
 from model.train import ModelConfig, train
 from service.batch import Summary, score_files
-from service.writers import output_format
+from service.writers import read_output
 
 
 @dataclass
@@ -42,14 +42,3 @@ def run_seeds(
     summary = score_files(list(threads), output, model=model, include_text=True)
     rows = read_output(output) if summary.read else pd.DataFrame()
     return RunResult(model=model, trained=trained, summary=summary, rows=rows)
-
-
-def read_output(path: Path) -> pd.DataFrame:
-    """A scored file back as a DataFrame, whatever its format."""
-    fmt = output_format(path)
-    if fmt == "parquet":
-        return pd.read_parquet(path)
-    ids = {"id": str, "source_id": str}
-    if fmt == "jsonl":
-        return pd.read_json(path, lines=True, dtype=ids, precise_float=True)
-    return pd.read_csv(path, dtype=ids)

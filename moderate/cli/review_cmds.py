@@ -109,9 +109,7 @@ def add(
 
     Example: moderate review add build/scored.csv seeds/threads/*.txt --band review,block
     """
-    from labels.store import LabelError
     from model.artifacts import ArtifactError
-    from model.train import TrainingError
     from seeds.errors import InputError
     from seeds.readers import FORMATS
     from service.review.feed import add_inputs, check_bands, scored_columns
@@ -129,7 +127,7 @@ def add(
             inputs, queue, model=artifact, bands=bands, who=getpass.getuser(),
             text_field=text_field, fmt=fmt,
         )  # fmt: skip
-    except (ArtifactError, InputError, LabelError, QueueError, TrainingError, OSError) as exc:
+    except (ArtifactError, InputError, QueueError, OSError) as exc:
         fail(str(exc))
     without = f", {summary.without_text:,} without text" if summary.without_text else ""
     console.print(
@@ -142,12 +140,17 @@ def add(
 
 def _scoring_model(settings: Settings, model: Path | None) -> Path:
     """--model, else MODERATE_MODEL_PATH, else `current`; the default is trained if none."""
+    from labels.store import LabelError
+    from model.train import TrainingError  # imports training (a second): only for raw input
     from moderate.cli.service_cmds import _model_path
     from service.run import ensure_model
 
     if model is not None or settings.model_path is not None:
         return _model_path(settings, model)
-    path, trained = ensure_model(settings.data_dir, settings.artifacts_dir)
+    try:
+        path, trained = ensure_model(settings.data_dir, settings.artifacts_dir)
+    except (LabelError, TrainingError) as exc:
+        fail(str(exc))
     if trained:
         console.print(f"no model yet: trained the default one from {settings.data_dir}: {path}")
     return path

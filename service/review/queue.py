@@ -11,7 +11,9 @@ the moderator) go to the label store as human annotations under the moderator's 
 They are appended there inside the queue's write transaction, just before it commits, so
 a kill -9 loses at most the decision in flight (its labels are re-stated when the
 moderator decides again). Scores live in their own table, one row per item, label and
-scorer, so that a second opinion can be stored beside the model's later.
+scorer, so that a second opinion can be stored beside the model's later; each score row
+mirrors its item's state, so that a label's list, count and score range are read from
+one index (measured: 400 ms -> a few ms to count one label's pending items of 100,000).
 """
 
 from __future__ import annotations
@@ -36,7 +38,11 @@ DECISIONS: dict[str, State] = {"approve": "approved", "reject": "rejected"}
 BANDS: tuple[str, ...] = ("allow", "review", "block")
 SORTS: tuple[str, ...] = ("score", "uncertainty")
 SCORER = "model"  # the scoring model; a second opinion would be another scorer
-INSERT_BATCH = 5000
+# Items per transaction when adding: larger batches with a larger WAL between checkpoints
+# took 100,000 scored rows from 9.0 s to 5.7 s of SQLite time (a kill -9 loses one batch,
+# which adding again restores: adding is idempotent).
+INSERT_BATCH = 20_000
+ADD_CHECKPOINT_PAGES = 20_000
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -68,7 +74,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX items_by_score ON items (state, top_score, id);
     CREATE INDEX items_by_doubt ON items (state, uncertainty, id);
     CREATE INDEX items_by_thread ON items (thread, state);
-    CREATE INDEX items_by_change ON items (changed_at);
+    CREATE INDEX items_changed ON items (changed_at) WHERE changed_at IS NOT NULL;
+    CREATE INDEX items_leased ON items (lease_by) WHERE lease_by IS NOT NULL;
     CREATE TABLE scores (
         item TEXT NOT NULL REFERENCES items (id),
         label TEXT NOT NULL,
@@ -76,10 +83,11 @@ MIGRATIONS: tuple[str, ...] = (
         score REAL NOT NULL,
         decision TEXT NOT NULL,
         uncertainty REAL NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
         PRIMARY KEY (item, label, scorer)
     ) WITHOUT ROWID;
-    CREATE INDEX scores_by_score ON scores (scorer, label, score);
-    CREATE INDEX scores_by_doubt ON scores (scorer, label, uncertainty);
+    CREATE INDEX scores_by_score ON scores (scorer, label, state, score, decision);
+    CREATE INDEX scores_by_doubt ON scores (scorer, label, state, uncertainty, decision);
     CREATE TABLE history (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         item TEXT NOT NULL REFERENCES items (id),
@@ -97,9 +105,9 @@ MIGRATIONS: tuple[str, ...] = (
         undoes INTEGER REFERENCES history (seq)
     );
     CREATE INDEX history_by_item ON history (item, seq);
-    CREATE INDEX history_by_who ON history (who, seq);
-    CREATE INDEX history_by_time ON history (at);
-    CREATE INDEX history_undoes ON history (undoes);
+    CREATE INDEX history_undoable ON history (who, seq) WHERE action IN ('decide', 'labels');
+    CREATE INDEX history_decided ON history (at) WHERE action = 'decide';
+    CREATE INDEX history_undoes ON history (undoes) WHERE undoes IS NOT NULL;
     CREATE TABLE sessions (
         token TEXT PRIMARY KEY,
         moderator TEXT NOT NULL,
@@ -217,6 +225,7 @@ def connect(path: Path) -> sqlite3.Connection:
     # commits); FULL would fsync every decision for nothing more against kill -9.
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=ON")
+    db.execute("PRAGMA cache_size=-65536")  # 64 MB: adding 100,000 items touches every index
     _migrate(db)
     return db
 
@@ -300,27 +309,37 @@ class Queue:
         """Enqueue items whose id is not queued yet; return how many were new."""
         added = 0
         iterator = iter(items)
-        while batch := list(islice(iterator, INSERT_BATCH)):
-            now = now_iso()
-            with self._write() as db:
-                fresh = [item for item in batch if not _queued(db, item.id)]
-                fresh = list({item.id: item for item in fresh}.values())
-                db.executemany(_INSERT_ITEM, [_item_row(item, now) for item in fresh])
-                db.executemany(
-                    "INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (item.id, label, SCORER, score, item.decisions[label], uncertainty(score))
-                        for item in fresh
-                        for label, score in item.scores.items()
-                    ],
-                )
-                db.executemany(
-                    "INSERT INTO history (item, at, who, action, state_after, labels_after,"
-                    " rev_after) VALUES (?, ?, ?, 'add', 'pending', ?, 0)",
-                    [(item.id, now, who, _prefilled(item)) for item in fresh],
-                )
-            added += len(fresh)
+        self.db.execute(f"PRAGMA wal_autocheckpoint={ADD_CHECKPOINT_PAGES}")
+        try:
+            while batch := list(islice(iterator, INSERT_BATCH)):
+                added += self._add_batch(batch, who)
+        finally:
+            self.db.execute("PRAGMA wal_autocheckpoint=1000")
         return added
+
+    def _add_batch(self, batch: list[NewItem], who: str) -> int:
+        """Insert one transaction's worth of items (those not queued yet) and their history."""
+        now = now_iso()
+        with self._write() as db:
+            known = _queued(db, [item.id for item in batch])
+            fresh = list({i.id: i for i in batch if i.id not in known}.values())
+            rows = [_item_row(item, now) for item in fresh]
+            db.executemany(_INSERT_ITEM, rows)
+            db.executemany(
+                "INSERT INTO scores (item, label, scorer, score, decision, uncertainty) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (item.id, label, SCORER, score, item.decisions[label], uncertainty(score))
+                    for item in fresh
+                    for label, score in item.scores.items()
+                ],
+            )
+            db.executemany(
+                "INSERT INTO history (item, at, who, action, state_after, labels_after,"
+                " rev_after) VALUES (?, ?, ?, 'add', 'pending', ?, 0)",
+                [(row[0], now, who, row[-2]) for row in rows],
+            )
+        return len(fresh)
 
     def set_spans(self, item_id: str, spans: dict[str, list[dict[str, Any]]]) -> None:
         """Store the spans of an item computed after it was queued."""
@@ -335,20 +354,22 @@ class Queue:
         if sort not in SORTS:
             raise QueueError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
         source, where, params = _selection(filters)
+        # In the order of the index that serves each list, so LIMIT stops early.
         if filters.label is not None:
             key = "s.score" if sort == "score" else "s.uncertainty"
+            order = f"{key} DESC, s.decision DESC, s.item DESC"
         else:
             key = "i.top_score" if sort == "score" else "i.uncertainty"
+            order = f"{key} DESC, i.id DESC"
         rows = self.db.execute(
-            f"SELECT i.* FROM {source} WHERE {where} ORDER BY {key} DESC, i.id DESC "
-            "LIMIT ? OFFSET ?",
+            f"SELECT i.* FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
             (*params, max(0, limit), max(0, offset)),
         ).fetchall()
         return [summary(row) for row in rows]
 
     def count(self, filters: Filters) -> int:
         """How many items match filters."""
-        source, where, params = _selection(filters)
+        source, where, params = _selection(filters, rows=False)
         return _scalar(self.db, f"SELECT COUNT(*) FROM {source} WHERE {where}", params)
 
     def get(self, item_id: str) -> dict[str, Any]:
@@ -583,6 +604,10 @@ class Queue:
                  now if change.action != "labels" or change.annotations else row["changed_at"],
                  change.item),
             )  # fmt: skip
+            if change.state != row["state"]:
+                db.execute(
+                    "UPDATE scores SET state = ? WHERE item = ?", (change.state, change.item)
+                )
             db.execute(
                 "INSERT INTO history (item, at, who, action, state_before, state_after, "
                 "labels_before, labels_after, by_before, rev_after, wrote_labels, batch, undoes) "
@@ -639,18 +664,26 @@ def _scalar(db: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> int
     return int(db.execute(sql, params).fetchone()[0])
 
 
-def _queued(db: sqlite3.Connection, item_id: str) -> bool:
-    return db.execute("SELECT 1 FROM items WHERE id = ?", (item_id,)).fetchone() is not None
+def _queued(db: sqlite3.Connection, ids: list[str]) -> set[str]:
+    """Which of ids are queued already (one query for a whole batch)."""
+    found = db.execute(
+        "SELECT id FROM items WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+    )
+    return {row[0] for row in found}
 
 
 def _item_row(item: NewItem, now: str) -> tuple[Any, ...]:
     flagged = [s for label, s in item.scores.items() if item.decisions[label] != "allow"]
-    labels = _prefilled(item)
-    scores = {label: {"score": s, "decision": item.decisions[label]}
-              for label, s in item.scores.items()}  # fmt: skip
+    labels = _flat_json(prefill(item.scores, item.decisions))
+    # Spelled out, not json.dumps: labels and bands are fixed words, scores finite floats
+    # (checked by the feeders), and this ran 300,000 times for 100,000 items.
+    scores = ", ".join(
+        f'"{label}": {{"score": {s!r}, "decision": "{item.decisions[label]}"}}'
+        for label, s in item.scores.items()
+    )
     return (
         item.id, item.source_id, item.thread, item.position, item.text, item.title,
-        item.previous, item.model_version, json.dumps(scores),
+        item.previous, item.model_version, "{" + scores + "}",
         json.dumps(item.spans) if item.spans is not None else None, band_of(item.decisions),
         max(flagged or item.scores.values(), default=0.0),
         max((uncertainty(s) for s in flagged or item.scores.values()), default=0.0),
@@ -658,17 +691,28 @@ def _item_row(item: NewItem, now: str) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def _prefilled(item: NewItem) -> str:
-    return json.dumps(prefill(item.scores, item.decisions))
+def _flat_json(values: Mapping[str, int]) -> str:
+    return "{" + ", ".join(f'"{key}": {int(value)}' for key, value in values.items()) + "}"
 
 
-def _selection(filters: Filters) -> tuple[str, str, list[Any]]:
-    """FROM and WHERE clauses (and their parameters) of the items filters select."""
+def _selection(filters: Filters, rows: bool = True) -> tuple[str, str, list[Any]]:
+    """FROM and WHERE clauses (and their parameters) of the items filters select.
+
+    rows=False (for a count) leaves the items table out when the filters do not need it:
+    a label's count then reads one index (45 ms -> a few at 100,000 items).
+    """
     where: list[str] = ["1"]
     params: list[Any] = []
     if filters.label is not None:
-        source = "items i JOIN scores s ON s.item = i.id AND s.scorer = ? AND s.label = ?"
+        if rows or filters.thread is not None:
+            source = "items i JOIN scores s ON s.item = i.id AND s.scorer = ? AND s.label = ?"
+        else:
+            source = "scores s"
+            where += ["s.scorer = ?", "s.label = ?"]
         params += [SCORER, filters.label]
+        if filters.state != "all":
+            where.append("s.state = ?")
+            params.append(filters.state)
         if filters.band is not None:
             where.append("s.decision = ?")
             params.append(filters.band)
@@ -685,9 +729,9 @@ def _selection(filters: Filters) -> tuple[str, str, list[Any]]:
         if filters.band is not None:
             where.append("i.band = ?")
             params.append(filters.band)
-    if filters.state != "all":
-        where.append("i.state = ?")
-        params.append(filters.state)
+        if filters.state != "all":
+            where.append("i.state = ?")
+            params.append(filters.state)
     if filters.thread is not None:
         where.append("i.thread = ?")
         params.append(filters.thread)
