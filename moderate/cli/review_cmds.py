@@ -152,7 +152,10 @@ def _scoring_model(settings: Settings, model: Path | None) -> Path:
     except (LabelError, TrainingError) as exc:
         fail(str(exc))
     if trained:
-        console.print(f"no model yet: trained the default one from {settings.data_dir}: {path}")
+        console.print(
+            f"no model yet: trained the default one from {settings.data_dir}: {path}",
+            soft_wrap=True,
+        )
     return path
 
 
