@@ -51,6 +51,25 @@ class Settings(BaseSettings):
     cors_origins: str = Field(
         default="", description="comma-separated allowed origins; empty: closed"
     )
+    # review stage: `moderate review` and its queue; the page signs moderators in with the
+    # API's keys (a key file's comment after a key names its moderator).
+    review_db: Path = Field(
+        default=Path("build/review.sqlite"), description="the review queue's SQLite file"
+    )
+    review_host: str = Field(
+        default="127.0.0.1", description="address the review page binds (loopback without keys)"
+    )
+    review_port: int = Field(default=8001, ge=1, le=65535, description="review page port")
+    review_lease_seconds: float = Field(
+        default=300.0, gt=0, description="how long a comment a moderator opened stays theirs"
+    )
+    review_moderator: str | None = Field(
+        default=None,
+        description="the moderator's name when no API key is configured [default: the login name]",
+    )
+    review_api_queue: bool = Field(
+        default=False, description='let POST /v1/score queue its review band with "queue": true'
+    )
     require_model: bool = False  # refuse to start (rather than be unready) without a model
     # Set by the server for its workers when there are several: where a reload is sent so
     # that it reaches every worker.

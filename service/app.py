@@ -35,6 +35,7 @@ from service.limits import (
     read_keys,
 )
 from service.metrics import Metrics, MetricsMiddleware
+from service.review.queue import Queue
 from service.schemas import (
     ErrorBody,
     Health,
@@ -67,6 +68,7 @@ class ServiceState:
     metrics: Metrics
     keys: tuple[str, ...]
     batcher: Batcher
+    queue: Queue | None = None  # the review queue, opened on the first "queue": true
 
 
 async def get_state(request: Request) -> ServiceState:
@@ -151,7 +153,39 @@ async def score(body: ScoreRequest, state: State, model: Serving) -> ScoreRespon
         )
         for i, (c, r) in enumerate(zip(body.comments, results, strict=True))
     ]
-    return ScoreResponse(model_version=model.version, comments=comments)
+    queued = None
+    if body.queue:
+        queued = await run_in_threadpool(_enqueue, state, comments, texts, body.queue_text)
+    return ScoreResponse(model_version=model.version, comments=comments, queued=queued)
+
+
+def _enqueue(
+    state: ServiceState, comments: Sequence[ScoredComment], texts: Sequence[str], keep: bool
+) -> int:
+    """Put the review band in the moderators' queue; 403 unless the server allows it."""
+    from service.review.queue import NewItem
+
+    if not state.settings.review_api_queue:
+        raise HTTPException(403, {"error": "queueing is off (MODERATE_REVIEW_API_QUEUE=true)"})
+    if not state.keys:
+        raise HTTPException(403, {"error": "queueing needs API keys (MODERATE_API_KEY_FILE)"})
+    if state.queue is None:
+        state.queue = Queue(state.settings.review_db)
+    items = [
+        NewItem(
+            id=c.id,
+            thread="api",
+            position=i,
+            text=text if keep else None,
+            scores=c.scores,
+            decisions=dict(c.decisions),
+            model_version=c.model_version,
+            source_id=c.id,
+        )
+        for i, (c, text) in enumerate(zip(comments, texts, strict=True))
+        if "review" in c.decisions.values()
+    ]
+    return state.queue.add(items, "api")
 
 
 async def score_thread(body: ThreadRequest, state: State, model: Serving) -> ThreadResponse:
@@ -305,7 +339,7 @@ def create_app(settings: Settings) -> FastAPI:
     # The key is checked by KeyedRoute; the dependency puts it in the OpenAPI schema.
     secured = APIRouter(route_class=KeyedRoute, dependencies=[Security(api_key_header)])
     scoring = _errors(401, 413, 503)  # 422 also names max_comment_chars when it is exceeded
-    secured.post("/v1/score", responses=scoring)(score)
+    secured.post("/v1/score", responses={**scoring, **_errors(403)})(score)
     secured.post("/v1/threads:score", responses=scoring)(score_thread)
     secured.get("/v1/model", responses=_errors(401, 503))(model_info)
     reloaded = {202: {"model": ReloadResponse}, **_errors(401, 409, 503)}

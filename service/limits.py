@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from collections.abc import Sequence
@@ -104,23 +105,40 @@ def read_keys(keys: str | None, key_file: Path | None) -> tuple[str, ...]:
     Fails closed: a list or file that is configured but holds no key (an empty variable,
     only commas, only comments) raises KeyConfigError instead of turning auth off.
     """
-    found = []
+    return tuple(read_key_names(keys, key_file))
+
+
+def read_key_names(keys: str | None, key_file: Path | None) -> dict[str, str]:
+    """Each API key (as read_keys reads them) and the name of whoever holds it.
+
+    In the key file, the comment after a key names its holder (`KEY  # alice`); a key
+    without one, and every key of the list, is named by the start of its sha256
+    (`key-1a2b3c`), which identifies it without revealing it.
+    """
+    found: dict[str, str] = {}
     if keys is not None:
         listed = [k.strip() for k in keys.split(",") if k.strip()]
         if not listed:
             raise KeyConfigError("MODERATE_API_KEYS is set but holds no key; refusing to start")
-        found += listed
+        found |= {key: key_name(key) for key in listed}
     if key_file is not None:
         try:
             text = key_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
             raise KeyConfigError(f"API key file {key_file}: {reason}") from None
-        in_file = [line.split("#", 1)[0].strip() for line in text.splitlines()]
-        if not any(in_file):
+        in_file = [(*line.split("#", 1), "")[:2] for line in text.splitlines()]
+        if not any(key.strip() for key, _ in in_file):
             raise KeyConfigError(f"API key file {key_file} holds no key; refusing to start")
-        found += [key for key in in_file if key]
-    return tuple(found)
+        for key, comment in in_file:
+            if key.strip():
+                found[key.strip()] = comment.strip() or key_name(key.strip())
+    return found
+
+
+def key_name(key: str) -> str:
+    """The name of a key nobody named: `key-` and the first 6 hex digits of its sha256."""
+    return "key-" + hashlib.sha256(key.encode()).hexdigest()[:6]
 
 
 def key_matches(given: str, keys: Sequence[str]) -> bool:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from model.artifacts import REFERENCE, in_use, read_metadata
 from service.batch import Summary, score_files
-from service.writers import output_format
+from service.writers import read_output
 
 
 @dataclass
@@ -35,14 +35,3 @@ def run_seeds(
     rows = read_output(output) if summary.read else pd.DataFrame()
     shipped = model.resolve() == reference.resolve()
     return RunResult(model, read_metadata(model), summary, rows, shipped)
-
-
-def read_output(path: Path) -> pd.DataFrame:
-    """A scored file back as a DataFrame, whatever its format."""
-    fmt = output_format(path)
-    if fmt == "parquet":
-        return pd.read_parquet(path)
-    ids = {"id": str, "source_id": str}
-    if fmt == "jsonl":
-        return pd.read_json(path, lines=True, dtype=ids, precise_float=True)
-    return pd.read_csv(path, dtype=ids)

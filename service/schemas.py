@@ -37,10 +37,16 @@ class CommentIn(BaseModel):
 
 
 class ScoreRequest(BaseModel):
-    """Comments to score, in order; `explain` adds the spans that drove each score."""
+    """Comments to score, in order; `explain` adds the spans that drove each score.
+
+    `queue` also puts the review band in the moderators' queue (when the server allows it,
+    MODERATE_REVIEW_API_QUEUE); their text is stored there only with `queue_text`.
+    """
 
     comments: list[CommentIn]
     explain: bool = False
+    queue: bool = False
+    queue_text: bool = False
 
 
 class SpanOut(BaseModel):
@@ -67,6 +73,7 @@ class ScoreResponse(BaseModel):
 
     model_version: str
     comments: list[ScoredComment]
+    queued: int | None = Field(default=None, description="review-band comments newly queued")
 
 
 class ThreadRequest(BaseModel):

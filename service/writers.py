@@ -20,10 +20,13 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 Row = dict[str, Any]
@@ -365,3 +368,16 @@ def _arrow_type(column: str, labels: Sequence[str]) -> pa.DataType:
     if column == "position":
         return pa.int64()
     return pa.string()
+
+
+def read_output(path: Path) -> pd.DataFrame:
+    """A scored file back as a DataFrame, whatever its format."""
+    import pandas as pd  # here: writing rows needs only pyarrow
+
+    fmt = output_format(path)
+    if fmt == "parquet":
+        return pd.read_parquet(path)
+    ids = {"id": str, "source_id": str}
+    if fmt == "jsonl":
+        return pd.read_json(path, lines=True, dtype=ids, precise_float=True)
+    return pd.read_csv(path, dtype=ids)

@@ -6,7 +6,7 @@ import importlib.metadata
 
 import typer
 
-from moderate.cli import labels_cmds, model_cmds, seeds_cmds, service_cmds
+from moderate.cli import labels_cmds, model_cmds, review_cmds, seeds_cmds, service_cmds
 
 
 def build_app() -> typer.Typer:
@@ -32,7 +32,7 @@ def build_app() -> typer.Typer:
         """
         typer.echo(importlib.metadata.version("moderate"))
 
-    for stage in (seeds_cmds, labels_cmds, model_cmds, service_cmds):
+    for stage in (seeds_cmds, labels_cmds, model_cmds, service_cmds, review_cmds):
         stage.register(app)
     return app
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from labels.store import Annotation, LabelStore
 from model.artifacts import save
 from model.train import ModelConfig, train
 from tests.service.helpers import dataset, point
@@ -43,3 +44,21 @@ def model(artifacts: Path) -> Path:
 def dump(tmp_path: Path) -> Path:
     """A 230-comment JSONL dump."""
     return write_dump(tmp_path / "dump.jsonl", 230)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    """A label store holding the hand-written training comments and their labels."""
+    root = tmp_path / "data"
+    frame = dataset()
+    store = LabelStore(root)
+    store.add_comments(
+        {"id": r.id, "source": r.source, "thread": r.thread, "position": i, "text": r.text}
+        for i, r in enumerate(frame.itertuples())
+    )
+    store.annotate(
+        Annotation(comment=str(r.id), label=label, value=int(getattr(r, label)), annotator="t")
+        for r in frame.itertuples()
+        for label in ("toxic", "conspiracy")
+    )
+    return root

@@ -1,0 +1,1 @@
+"""The moderators' review queue: scored comments in, decisions and human labels out."""
