@@ -91,15 +91,17 @@ def write_wiki_csv(path: Path, count: int, corpora: Path = CORPORA) -> int:
 
 
 def default_model(given: Path | None) -> Path:
-    """--model, else the benchmark's reference model, else model/artifacts/current."""
+    """--model, else the benchmark's reference model, else model/artifacts/current, else
+    the shipped model/reference."""
     for candidate in (
         given,
         ROOT / "build/bench/artifacts/current",
         ROOT / "model/artifacts/current",
+        ROOT / "model/reference",
     ):
         if candidate is not None and candidate.exists():
             return candidate.resolve()
-    raise SystemExit("no model: run `moderate train-corpora ../shared/corpora` or pass --model")
+    raise SystemExit("no model: pass --model")
 
 
 def shown(path: Path) -> str:
