@@ -263,6 +263,18 @@ def test_cors_closed_unless_configured(artifacts: Path) -> None:
 # --- batching of concurrent requests -----------------------------------------------------
 
 
+def send_concurrently(app: Any, texts: Sequence[str]) -> list[httpx.Response]:
+    """One single-comment request per text, all in flight at once, in order."""
+
+    async def send_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            requests = (client.post("/v1/score", json={"comments": [{"text": t}]}) for t in texts)
+            return await asyncio.gather(*requests)
+
+    return asyncio.run(send_all())
+
+
 def test_concurrent_requests_share_model_calls_and_get_their_own_results(
     artifacts: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -278,13 +290,7 @@ def test_concurrent_requests_share_model_calls_and_get_their_own_results(
     monkeypatch.setattr(model, "score", counting)
     texts = [f"{INSULT} #{i}" if i % 2 else f"{NEUTRAL} #{i}" for i in range(40)]
 
-    async def send_all() -> list[httpx.Response]:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            requests = (client.post("/v1/score", json={"comments": [{"text": t}]}) for t in texts)
-            return await asyncio.gather(*requests)
-
-    responses = asyncio.run(send_all())
+    responses = send_concurrently(app, texts)
     expected = original(texts)
     for response, scored in zip(responses, expected, strict=True):
         assert response.json()["comments"][0]["scores"] == scored.scores
@@ -308,13 +314,7 @@ def test_a_request_that_fails_the_model_fails_alone(
     monkeypatch.setattr(model, "score", fragile)
     texts = [f"{NEUTRAL} #{i}" if i != 17 else "poison" for i in range(40)]
 
-    async def send_all() -> list[httpx.Response]:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            requests = (client.post("/v1/score", json={"comments": [{"text": t}]}) for t in texts)
-            return await asyncio.gather(*requests)
-
-    responses = asyncio.run(send_all())
+    responses = send_concurrently(app, texts)
     assert any(n > 1 for n in calls), "the requests were batched together"
     statuses = [r.status_code for r in responses]
     assert statuses[17] == 500 and responses[17].json() == {"detail": {"error": "internal error"}}
