@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from labels.store import Annotation, LabelStore
 from model.artifacts import save
 from model.train import ModelConfig, train
-from tests.service.helpers import dataset, point
+from tests.service.helpers import artifacts_with, dataset
 from tests.service.test_batch import write_dump
 
 
@@ -26,12 +25,7 @@ def trained_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
 @pytest.fixture
 def artifacts(tmp_path: Path, trained_models: tuple[Path, Path]) -> Path:
     """A fresh artifacts dir whose `current` points at the first model; `second` is beside it."""
-    root = tmp_path / "artifacts"
-    root.mkdir()
-    for source in trained_models:
-        shutil.copytree(source, root / source.name, symlinks=True)
-    point(root, trained_models[0].name)
-    return root
+    return artifacts_with(tmp_path / "artifacts", trained_models)
 
 
 @pytest.fixture

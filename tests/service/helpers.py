@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -36,6 +36,17 @@ def point(root: Path, name: str) -> None:
     link = root / "current"
     link.unlink(missing_ok=True)
     link.symlink_to(name)
+
+
+def artifacts_with(root: Path, models: Sequence[Path]) -> Path:
+    """A new artifacts dir holding copies of the models, `current` pointing at the first."""
+    import shutil
+
+    root.mkdir()
+    for source in models:
+        shutil.copytree(source, root / source.name, symlinks=True)
+    point(root, models[0].name)
+    return root
 
 
 def version_of(artifact: Path) -> str:

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 
-from tests.service.helpers import KEY, point, start, stop
+from tests.service.helpers import KEY, artifacts_with, start, stop
 
 pytestmark = pytest.mark.slow
 
@@ -54,12 +54,7 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, trained_models: tuple[Path, Path]
 ) -> Iterator[Server]:
     """One single-worker server for the module (a reload with several would restart them)."""
-    import shutil
-
-    root = tmp_path_factory.mktemp("fuzz") / "artifacts"
-    root.mkdir()
-    shutil.copytree(trained_models[0], root / trained_models[0].name, symlinks=True)
-    point(root, trained_models[0].name)
+    root = artifacts_with(tmp_path_factory.mktemp("fuzz") / "artifacts", trained_models[:1])
     process, client = start(root, env=LIMITS)
     yield process, client, root.parent / "serve.log"
     stop(process, client)

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ from model.artifacts import load
 from tests.service.helpers import (
     KEY,
     MODERATE,
+    artifacts_with,
     free_port,
     point,
     start,
@@ -45,11 +45,7 @@ def two_workers(
     tmp_path_factory: pytest.TempPathFactory, trained_models: tuple[Path, Path]
 ) -> Iterator[Server]:
     """One server with two workers for the whole module; its log is the third element."""
-    root = tmp_path_factory.mktemp("hardening") / "artifacts"
-    root.mkdir()
-    for source in trained_models:
-        shutil.copytree(source, root / source.name, symlinks=True)
-    point(root, trained_models[0].name)
+    root = artifacts_with(tmp_path_factory.mktemp("hardening") / "artifacts", trained_models)
     process, client = start(root, "--workers", "2", env=LIMITS)
     yield process, client, root.parent / "serve.log"
     stop(process, client)
