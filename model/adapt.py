@@ -35,6 +35,7 @@ from model.pipeline import (
     FixedLinear,
     ModelConfig,
     OutOfFoldCalibrated,
+    calibration_method,
     fit_calibrator,
     folds,
     linear_classifier,
@@ -94,8 +95,12 @@ def _scores(y: Floats, decision: Floats) -> dict[str, float]:
     }
 
 
+def _n_folds(y: Floats, config: ModelConfig) -> int:
+    return min(config.folds, int(y.sum()), int(len(y) - y.sum()))
+
+
 def _cv_decision(X: Any, y: Floats, w: Floats, C: float, config: ModelConfig, seed: int) -> Floats:
-    splitter = folds(config, min(config.folds, int(y.sum()), int(len(y) - y.sum())))
+    splitter = folds(config, _n_folds(y, config))
     splitter.random_state = seed
     learner = linear_classifier(config, C, sgd=False)
     return np.asarray(
@@ -105,12 +110,16 @@ def _cv_decision(X: Any, y: Floats, w: Floats, C: float, config: ModelConfig, se
     )
 
 
+def with_offset(X: Any, offset: Floats) -> Any:
+    """The features with the reference's log-odds as one more column (CSR)."""
+    return sp.hstack([X, sp.csr_matrix(offset.reshape(-1, 1))]).tocsr()
+
+
 def fit_label(
-    X: Any, offset: Floats, y: Floats, w: Floats, reference_coef: Floats, reference_b: float,
-    config: ModelConfig,
+    augmented: Any, offset: Floats, y: Floats, w: Floats, reference_coef: Floats,
+    reference_b: float, config: ModelConfig,
 ) -> Fitted:  # fmt: skip
     """Choose C (or the reference) by cross-validated PR-AUC; fit and fold the offset in."""
-    augmented = sp.hstack([X, sp.csr_matrix(offset.reshape(-1, 1))]).tocsr()
     decisions = {REFERENCE: offset}
     for C in config.adapt_grid_C:
         decisions[f"C={C:g}"] = _cv_decision(augmented, y, w, C, config, config.random_state)
@@ -130,15 +139,14 @@ def fit_label(
 
 
 def _team_check(
-    X: Any, offset: Floats, y: Floats, w: Floats, fitted: Fitted, sources: NDArray[Any],
-    config: ModelConfig,
+    augmented: Any, offset: Floats, y: Floats, w: Floats, fitted: Fitted,
+    sources: NDArray[Any], config: ModelConfig,
 ) -> dict[str, Any]:  # fmt: skip
     """Reference and adapted model on the team's labels, cross-validated on other folds
     than the ones that chose C (so the choice does not flatter the adapted model)."""
     if fitted.chosen == REFERENCE:
         adapted = offset
     else:
-        augmented = sp.hstack([X, sp.csr_matrix(offset.reshape(-1, 1))]).tocsr()
         C = float(fitted.chosen.removeprefix("C="))
         adapted = _cv_decision(augmented, y, w, C, config, config.random_state + 1)
     by_source = []
@@ -195,13 +203,19 @@ def adapt(
     for label in [label for label in targets if label not in reference.labels]:
         skipped[label] = "the reference model has no such label; train with --from scratch"
         del targets[label]
+    if not targets:
+        raise TrainingError(f"no label can be adapted ({_reasons(skipped)})")
     texts = dataset["text"].astype(str).tolist()
     ids = dataset["id"].astype(str).to_numpy()
-    sources = dataset["source"].astype(str).to_numpy() if "source" in dataset else None
+    sources = (
+        dataset["source"].astype(str).to_numpy()
+        if "source" in dataset
+        else np.full(len(texts), "", dtype=object)
+    )
     features = _features(reference)
-    X = engine.transform(texts, reference.spec, reference.params[:, 0]) if targets else None
-    offset = offsets(reference, texts, ids, trained_on or {}) if targets else None
-    weights = config.source_row_weights(sources if sources is not None else [""] * len(texts))
+    X = engine.transform(texts, reference.spec, reference.params[:, 0])
+    offset = offsets(reference, texts, ids, trained_on or {})
+    weights = config.source_row_weights(sources)
     pipelines: dict[str, Pipeline] = {}
     thresholds, rules, metrics, oof = {}, {}, {}, {}
     report: dict[str, dict[str, Any]] = {}
@@ -216,23 +230,20 @@ def adapt(
             continue
         index, y = targets[label]
         j = reference.labels.index(label)
-        assert X is not None and offset is not None
+        augmented = with_offset(X[index], offset[index, j])
         fitted = fit_label(
-            X[index], offset[index, j], y, weights[index],
+            augmented, offset[index, j], y, weights[index],
             reference.params[:, 1 + j].astype(np.float64), reference.intercepts[label], config,
         )  # fmt: skip
         refused = ranking_problem(y, fitted.oof_decision)
         if refused:
             skipped[label] = refused
             continue
-        method = config.calibration
-        if method == "auto":
-            method = "isotonic" if len(y) >= config.isotonic_min_rows else "sigmoid"
+        method = calibration_method(config.calibration, len(y), config.isotonic_min_rows)
         calibrator = fit_calibrator(method, fitted.oof_decision, y, weights[index])
         linear = FixedLinear(fitted.coef, fitted.intercept).fit()
-        n_folds = min(config.folds, int(y.sum()), int(len(y) - y.sum()))
         classifier = OutOfFoldCalibrated.from_parts(
-            linear, calibrator, method, fitted.oof_decision, n_folds
+            linear, calibrator, method, fitted.oof_decision, _n_folds(y, config)
         )
         p = classifier.oof_proba_
         # The team's own labels are its typical comment section.
@@ -244,9 +255,8 @@ def adapt(
         oof[label] = pd.DataFrame({"id": ids[index], "y": y, "p": p})
         pipelines[label] = Pipeline([("features", features), ("classify", classifier)])
         team = _team_check(
-            X[index], offset[index, j], y, weights[index], fitted,
-            sources[index] if sources is not None else np.full(len(index), ""), config,
-        )  # fmt: skip
+            augmented, offset[index, j], y, weights[index], fitted, sources[index], config
+        )
         report[label] = {
             "chosen": fitted.chosen,
             "offset_weight": fitted.offset_weight,
@@ -254,8 +264,7 @@ def adapt(
             "team_cv": team,
         }
     if not any(label in targets for label in pipelines):
-        reasons = "; ".join(f"{label}: {why}" for label, why in skipped.items())
-        raise TrainingError(f"no label can be adapted ({reasons})")
+        raise TrainingError(f"no label can be adapted ({_reasons(skipped)})")
     metadata = {
         "method": "adapted",
         "adapted_from": {
@@ -274,6 +283,10 @@ def adapt(
         **outcome(thresholds, rules, metrics, skipped, started),
     }
     return Trained(pipelines=pipelines, thresholds=thresholds, metadata=metadata, oof=oof)
+
+
+def _reasons(skipped: dict[str, str]) -> str:
+    return "; ".join(f"{label}: {why}" for label, why in skipped.items())
 
 
 def _why(report: dict[str, Any]) -> str:

@@ -254,6 +254,14 @@ class PlattCalibrator:
         return np.asarray(self.model.predict_proba(decision.reshape(-1, 1))[:, 1])
 
 
+def calibration_method(method: str, rows: int, isotonic_min_rows: int) -> str:
+    """The calibration a method names for this many rows: "auto" is isotonic from
+    `isotonic_min_rows` rows (enough for its steps), sigmoid below."""
+    if method != "auto":
+        return method
+    return "isotonic" if rows >= isotonic_min_rows else "sigmoid"
+
+
 def fit_calibrator(method: str, decision: Any, y: Any, weight: Any = None) -> Any:
     """An increasing map from decisions to probabilities: isotonic or Platt's sigmoid."""
     if method == "isotonic":
@@ -334,9 +342,7 @@ class OutOfFoldCalibrated(ClassifierMixin, BaseEstimator):
         decision = cross_val_predict(
             clone(base), X, y, cv=splitter, method="decision_function", params=params
         )
-        self.method_ = self.method
-        if self.method == "auto":
-            self.method_ = "isotonic" if len(y) >= self.isotonic_min_rows else "sigmoid"
+        self.method_ = calibration_method(self.method, len(y), self.isotonic_min_rows)
         weight = sample_weight if calibration_weight is None else calibration_weight
         self.calibrator_ = fit_calibrator(self.method_, decision, y, weight)
         self.oof_decision_ = decision
