@@ -66,6 +66,7 @@ class TrainResult:
     metadata: dict[str, Any]
     report_files: list[Path] = field(default_factory=list)
     trained: Trained | None = None
+    report: Report | None = None
 
 
 def read_store(data_dir: Path) -> pd.DataFrame:
@@ -146,31 +147,21 @@ def train_dataset(
     config: ModelConfig,
     evaluate: bool = True,
     held_out: dict[str, pd.DataFrame] | None = None,
-    reports: list[Report] | None = None,
 ) -> TrainResult:
-    """Train on a labelled dataset, evaluate (with the held-out sets), save the artifact.
-
-    `reports`, when given, receives the evaluation Report.
-    """
+    """Train on a labelled dataset, evaluate (with the held-out sets), save the artifact."""
     trained = train(dataset, config)
     if not evaluate:
         return TrainResult(save(trained, artifacts_dir), trained.metadata, trained=trained)
+    report = _evaluation(dataset, trained, config, held_out)
+    trained.metadata["summary"] = reference_summary(report, trained.metadata)
     written: list[Path] = []
 
     def add_report(folder: Path) -> None:
-        report = _evaluation(dataset, trained, config, held_out)
-        trained.metadata["summary"] = reference_summary(report, trained.metadata)
-        # metadata.json was written before the report: write it again with the summary.
-        meta_path = folder / METADATA_FILE
-        metadata = json.loads(meta_path.read_text("utf-8"))
-        metadata["summary"] = trained.metadata["summary"]
-        meta_path.write_text(json.dumps(metadata, indent=2, default=str) + "\n", "utf-8")
-        if reports is not None:
-            reports.append(report)
         written.extend(write_report(report, folder))
 
     path = save(trained, artifacts_dir, extra=add_report)
-    return TrainResult(path, trained.metadata, [path / p.name for p in written], trained)
+    files = [path / p.name for p in written]
+    return TrainResult(path, trained.metadata, files, trained, report)
 
 
 def reference_summary(report: Report, metadata: dict[str, Any]) -> str:
@@ -314,15 +305,14 @@ def build_reference(
     """
     config = config or ModelConfig()
     dataset, held_out = corpora_dataset(corpora_dir, work_dir / "corpora-store", team_dir)
-    reports: list[Report] = []
-    result = train_dataset(dataset, work_dir / "artifacts", config, True, held_out, reports)
-    assert result.trained is not None
+    result = train_dataset(dataset, work_dir / "artifacts", config, True, held_out)
+    assert result.trained is not None and result.report is not None
     published = publish(result.path, destination, _trained_on(result.trained, dataset))
     metadata = read_metadata(published)
-    card = render_model_card(reports[0], metadata, SOURCE_LICENCES)
+    card = render_model_card(result.report, metadata, SOURCE_LICENCES)
     (published / "MODEL_CARD.md").write_text(card, "utf-8")
     # Kept outside the project (derived from the corpora) to check adaptations again.
-    loso = pd.DataFrame(reports[0].loso_decisions).rename_axis("id")
+    loso = pd.DataFrame(result.report.loso_decisions).rename_axis("id")
     loso.to_parquet(work_dir / LOSO_FILE)
     public = dataset[dataset["source"].astype(str) != TEAM_SOURCE]
     metadata = check_adaptation(published, read_store(team_dir), public, loso, config)
