@@ -236,8 +236,10 @@ REFERENCE_FILES = (
 )
 
 
-def in_use(artifacts_dir: Path, reference: Path = REFERENCE) -> Path:
-    """The model that scores: what `current` points at, else the shipped reference model."""
+def in_use(artifacts_dir: Path, reference: Path | None = None) -> Path:
+    """The model that scores: what `current` points at, else the reference model
+    (`reference`, by default the shipped one)."""
+    reference = REFERENCE if reference is None else reference
     if (artifacts_dir / CURRENT).is_symlink() or (artifacts_dir / CURRENT).exists():
         return current(artifacts_dir)
     if (reference / MODEL_FILE).exists():

@@ -6,7 +6,7 @@ import logging
 import threading
 from pathlib import Path
 
-from model.artifacts import REFERENCE, in_use, load
+from model.artifacts import in_use, load
 from model.predict import Model
 
 log = logging.getLogger("moderate.service")
@@ -24,7 +24,7 @@ class ModelHolder:
     ) -> None:
         self.artifacts_dir = artifacts_dir
         self.model_path = model_path
-        self.reference = REFERENCE if reference is None else reference
+        self.reference = reference
         self.model: Model | None = None
         self.error: str | None = None
         self._lock = threading.Lock()

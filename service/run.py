@@ -26,12 +26,16 @@ class RunResult:
 
 
 def run_seeds(
-    threads: Sequence[Path], output: Path, *, artifacts_dir: Path, reference: Path = REFERENCE
+    threads: Sequence[Path],
+    output: Path,
+    *,
+    artifacts_dir: Path,
+    reference: Path | None = None,
 ) -> RunResult:
     """Score the thread pages into output (CSV with text) with the model in use: the
     artifacts' `current`, else the shipped reference model. Nothing is trained."""
     model = in_use(artifacts_dir, reference)
     summary = score_files(list(threads), output, model=model, include_text=True)
     rows = read_output(output) if summary.read else pd.DataFrame()
-    shipped = model.resolve() == reference.resolve()
+    shipped = model.resolve() == (reference or REFERENCE).resolve()
     return RunResult(model, read_metadata(model), summary, rows, shipped)

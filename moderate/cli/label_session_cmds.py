@@ -225,8 +225,7 @@ def load_scorer(
     try:
         # Imported here, not at the top: labelling works before any model code or model exists.
         artifacts = importlib.import_module("model.artifacts")
-        shipped = artifacts.REFERENCE if reference is None else reference
-        model = artifacts.load(artifacts.in_use(artifacts_dir, shipped))
+        model = artifacts.load(artifacts.in_use(artifacts_dir, reference))
     except Exception as exc:  # a model that does not load must not stop the labelling
         return None, f"model suggestions off: {exc}"
 

@@ -40,13 +40,7 @@ def _model_path(settings: Settings, model: Path | None) -> Path:
     chosen = model or settings.model_path
     if chosen is not None:
         return chosen.resolve()
-    return in_use(settings.artifacts_dir, _reference(settings))
-
-
-def _reference(settings: Settings) -> Path:
-    from model.artifacts import REFERENCE
-
-    return settings.reference_model or REFERENCE
+    return in_use(settings.artifacts_dir, settings.reference_model)
 
 
 def serve_settings_help() -> str:
@@ -178,7 +172,7 @@ def run(
     pages = threads or sorted(Path("seeds/threads").glob("*.txt"))
     try:
         result = run_seeds(
-            pages, output, artifacts_dir=settings.artifacts_dir, reference=_reference(settings)
+            pages, output, artifacts_dir=settings.artifacts_dir, reference=settings.reference_model
         )
     except (ArtifactError, InputError, OSError) as exc:
         fail(str(exc))

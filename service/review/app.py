@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from labels.store import LABELS, LabelStore
-from model.artifacts import REFERENCE, ArtifactError, in_use, load, read_metadata
+from model.artifacts import ArtifactError, in_use, load, read_metadata
 from model.predict import Model
 from moderate.settings import Settings
 from service.errors import ServerErrors, validation_error
@@ -178,7 +178,7 @@ def model_of(settings: Settings, version: str) -> Model | None:
     if settings.model_path is not None:
         candidates.append(settings.model_path)
     with contextlib.suppress(ArtifactError):
-        candidates.append(in_use(settings.artifacts_dir, settings.reference_model or REFERENCE))
+        candidates.append(in_use(settings.artifacts_dir, settings.reference_model))
     for path in candidates:
         if path.is_dir() and version in (path.resolve().name, _version(path)):
             try:
