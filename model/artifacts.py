@@ -42,8 +42,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from model import second_opinion as second
 from model.engine import SCHEME, FeatureSpec
 from model.predict import Calibration, Model
+from model.second_opinion import Band, Head, SecondOpinion
+from model.semantic import DIM, Identity
 
 if TYPE_CHECKING:
     from model.train import Trained
@@ -155,6 +158,38 @@ def write_portable(model: Model, folder: Path) -> None:
     _write(folder / MODEL_FILE, json.dumps(description, indent=2) + "\n")
 
 
+SECOND_FORMAT = 1
+
+
+def write_second_opinion(opinion: SecondOpinion, folder: Path) -> None:
+    """second_opinion.json and .npz of a model's heads, then their sums in SHA256SUMS."""
+    arrays: dict[str, Any] = {}
+    heads = {}
+    for label, head in opinion.heads.items():
+        arrays[f"weights.{label}"] = np.asarray(head.weights, dtype=np.float32)
+        if head.calibration.kind == "isotonic":
+            arrays[f"isotonic_x.{label}"] = head.calibration.x
+            arrays[f"isotonic_y.{label}"] = head.calibration.y
+        heads[label] = {
+            "first": head.first,
+            "intercept": head.intercept,
+            "calibration": head.calibration.describe(),
+            "band": head.band.to_dict(),
+        }
+    write_arrays(folder / second.ARRAYS, arrays)
+    description = {
+        **opinion.described,
+        "format": SECOND_FORMAT,
+        "encoder": opinion.identity.to_dict(),
+        "heads": heads,
+    }
+    _write(folder / second.FILE, json.dumps(description, indent=2) + "\n")
+    sums = _recorded_sums(folder) if (folder / HASH_FILE).exists() else {}
+    for name in (second.FILE, second.ARRAYS):
+        sums[name] = sha256_of(folder / name)
+    _write(folder / HASH_FILE, "".join(f"{digest}  {name}\n" for name, digest in sums.items()))
+
+
 def save(
     trained: Trained,
     artifacts_dir: Path,
@@ -179,6 +214,9 @@ def save(
             name: sha256_of(staging / name) for name in (MODEL_FILE, WEIGHTS_FILE, PIPELINE_FILE)
         }
         _write(staging / HASH_FILE, "".join(f"{digest}  {name}\n" for name, digest in sums.items()))
+        if trained.second is not None:
+            write_second_opinion(trained.second, staging)
+            sums = _recorded_sums(staging)
         metadata = {
             **trained.metadata,
             "version": version,
@@ -233,6 +271,8 @@ REFERENCE_FILES = (
     "pr_curves.png",
     "reliability.png",
     "per_source.png",
+    second.FILE,
+    second.ARRAYS,
 )
 
 
@@ -265,6 +305,8 @@ def publish(artifact: Path, destination: Path, extra: dict[str, Any] | None = No
             if (folder / name).exists():
                 shutil.copyfile(folder / name, staging / name)
         summed = [MODEL_FILE, WEIGHTS_FILE]
+        if (staging / second.FILE).exists():
+            summed += [second.FILE, second.ARRAYS]
         if extra:
             write_arrays(staging / TRAINED_ON_FILE, extra)
             summed.append(TRAINED_ON_FILE)
@@ -404,9 +446,48 @@ def load(path: Path, n_threads: int | None = None) -> Model:
             f"{folder}: not a model this engine ({SCHEME}) can read ({error}); {RETRAIN}"
         ) from None
     version = str(metadata.get("version", folder.name))
-    return Model(
+    model = Model(
         spec, params, labels, intercepts, calibrations, thresholds, metadata, version, n_threads
     )
+    model.second = load_second_opinion(folder, labels)
+    return model
+
+
+def load_second_opinion(folder: Path, labels: list[str]) -> SecondOpinion | None:
+    """The artifact's second opinion (checked against its sums), or None if it has none."""
+    if second.FILE not in _recorded_sums(folder):
+        if (folder / second.FILE).exists():
+            raise ArtifactError(f"{folder}: {HASH_FILE} lists no {second.FILE}; {RETRAIN}")
+        return None
+    verify(folder, (second.FILE, second.ARRAYS))
+    described = _json(folder / second.FILE)
+    try:
+        if described.get("format") != SECOND_FORMAT:
+            raise ValueError(f"second-opinion format {described.get('format')!r}")
+        identity = Identity.from_dict(described["encoder"])
+        heads = {}
+        with np.load(folder / second.ARRAYS, allow_pickle=False) as arrays:
+            for label, head in described["heads"].items():
+                if label not in labels:
+                    raise ValueError(f"a second opinion for {label!r}, not a label of the model")
+                weights = np.asarray(arrays[f"weights.{label}"])
+                if weights.dtype != np.float32 or weights.shape != (DIM,):
+                    raise ValueError(f"{label} head of dtype {weights.dtype}, {weights.shape}")
+                if not np.isfinite(weights).all():
+                    raise ValueError(f"non-finite weights in the {label} head")
+                heads[label] = Head(
+                    weights=weights,
+                    first=float(head["first"]),
+                    intercept=float(head["intercept"]),
+                    calibration=_calibration(head["calibration"], arrays, label),
+                    band=Band(float(head["band"]["low"]), float(head["band"]["high"])),
+                )
+    except (KeyError, TypeError, ValueError, OSError) as error:
+        raise ArtifactError(
+            f"{folder / second.FILE}: not a second opinion this version reads ({error}); {RETRAIN}"
+        ) from None
+    kept = {k: v for k, v in described.items() if k not in ("format", "encoder", "heads")}
+    return SecondOpinion(identity, heads, kept)
 
 
 def _params(spec: FeatureSpec, labels: list[str], columns: Any, rows: Any) -> Any:

@@ -6,6 +6,7 @@ The one module that calls every step in order: train -> evaluate -> report -> ar
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from model.artifacts import (
     read_metadata,
     save,
     trained_on,
+    write_second_opinion,
 )
 from model.behaviour import run_behaviour
 from model.evaluate import Report
@@ -38,6 +40,11 @@ from model.report import (
     write_adaptation_report,
     write_report,
 )
+from model.second_opinion import SECOND, SecondOpinion, training_rows
+from model.second_train import auc, ranked, second_lines
+from model.second_train import build as second_build
+from model.second_train import markdown as second_markdown
+from model.semantic import EmbeddingCache, installed
 from model.train import (
     ModelConfig,
     Trained,
@@ -390,3 +397,109 @@ def _reset_scratch(scratch_dir: Path) -> None:
         for name in SCRATCH_FILES:
             (scratch_dir / name).unlink(missing_ok=True)
     scratch_dir.mkdir(parents=True, exist_ok=True)
+
+
+SECOND_REPORT = "SECOND_OPINION.md"
+SECOND_HEADING = "## The second opinion"
+
+
+class WithSecondOpinion:
+    """A model's scorer with the second opinion on (for the behavioural suite)."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.labels = model.labels
+
+    def score(self, texts: Any) -> list[Any]:
+        """Model.score with the second opinion."""
+        return self.model.score(list(texts), second_opinion=True)
+
+
+def second_opinion_job(
+    published: Path,
+    corpora_dir: Path,
+    team_dir: Path,
+    work_dir: Path = Path("build/reference"),
+    cache_root: Path = Path("build/semantic/cache"),
+    config: ModelConfig | None = None,
+    cap: int = 1_000,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Fit the reference model's second opinion and add it to the published copy.
+
+    Embeds a source-stratified subsample of the reference's training rows (cached under
+    `cache_root`: the first run takes about 25 minutes on 2 cores), judges each label's
+    cascade leave-one-source-out with the reference's own out-of-source log-odds
+    (`work_dir`/loso_decisions.parquet, written by `make reference-model`), keeps the
+    labels where it helps, and reports the n-grams, the second opinion and the cascade per
+    source (SECOND_OPINION.md, the card, metadata `second_opinion`).
+    """
+    config = config or ModelConfig()
+    loso_path = work_dir / LOSO_FILE
+    if not loso_path.exists():
+        raise TrainingError(f"{loso_path}: missing; build the reference model first")
+    dataset, held_out = corpora_dataset(corpora_dir, work_dir / "corpora-store", team_dir)
+    sample = training_rows(dataset, cap).reset_index(drop=True)
+    identity = installed()
+    cache = EmbeddingCache(cache_root, identity)
+    progress(f"embedding {len(sample)} comments (cached in {cache.folder})")
+    E = cache.embed(
+        sample["text"].astype(str).tolist(),
+        progress=lambda done, total: progress(f"embedded {done}/{total} new comments"),
+    )
+    reference = load(published)
+    opinion, tables = second_build(
+        sample, dataset, E, pd.read_parquet(loso_path), reference, identity, config, progress
+    )
+    reference.second = opinion
+    seeds = held_out.get(SEED_SET)
+    checks = _second_checks(reference, seeds, opinion)
+    opinion.described.update(
+        {"sample": {"rows": len(sample), "cap_per_source_and_class": cap}, "checks": checks}
+    )
+    write_second_opinion(opinion, published)
+    chosen = {label: info["chosen"] for label, info in opinion.described["labels"].items()}
+    lines = [*second_lines(opinion.described, identity), "", *second_markdown(tables, chosen)]
+    (published / SECOND_REPORT).write_text("\n".join(lines) + "\n", "utf-8")
+    metadata = read_metadata(published)
+    metadata["second_opinion"] = opinion.described
+    (published / METADATA_FILE).write_text(
+        json.dumps(metadata, indent=2, default=str) + "\n", "utf-8"
+    )
+    card = (published / "MODEL_CARD.md").read_text("utf-8").split(SECOND_HEADING)[0]
+    card_lines = [SECOND_HEADING, "", *second_lines(opinion.described, identity)]
+    (published / "MODEL_CARD.md").write_text(
+        card.rstrip("\n") + "\n\n" + "\n".join(card_lines) + "\n", "utf-8"
+    )
+    return metadata
+
+
+def _second_checks(
+    model: Model, seeds: pd.DataFrame | None, opinion: SecondOpinion
+) -> dict[str, Any]:
+    """The seed threads (held out: reported, never chosen by) and the behavioural suite,
+    n-grams alone against the cascade."""
+    checks: dict[str, Any] = {
+        "behaviour": {
+            "ngrams": run_behaviour(model),
+            "cascade": run_behaviour(WithSecondOpinion(model)),
+        }
+    }
+    if seeds is not None and len(seeds):
+        texts = seeds["text"].astype(str).tolist()
+        log_odds = model.log_odds(texts)
+        cascade = model.judge(texts, second_opinion=True)
+        seed_auc = {}
+        for j, label in enumerate(model.labels):
+            known = seeds[label].notna().to_numpy()
+            y = seeds[label].to_numpy()[known].astype(float)
+            z = log_odds[known, j]
+            asked = np.asarray(cascade.decided_by[label]) == SECOND if cascade.decided_by else known
+            seed_auc[label] = {
+                "rows": int(known.sum()),
+                "asked": int(asked[known].sum()),
+                "ngrams": auc(y, z),
+                "cascade": auc(y, ranked(cascade.probabilities[label][known], z)),
+            }
+        checks["seed_threads"] = seed_auc
+    return checks

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from model import engine
+from model.second_opinion import NGRAMS, SECOND, SecondOpinion, SecondOpinionError
 
 Decision = Literal["allow", "review", "block"]
 DECISIONS: tuple[Decision, ...] = ("allow", "review", "block")
@@ -41,13 +42,24 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Opinion:
+    """With the second opinion: a label's n-gram score, the second opinion's (None when it
+    was not asked: outside the label's band, or no head for the label) and which decided."""
+
+    first_score: float
+    second_score: float | None
+    decided_by: str
+
+
+@dataclass(frozen=True)
 class Scored:
-    """The model's answer for one text."""
+    """The model's answer for one text (`second_opinion` only when it was asked for)."""
 
     scores: dict[str, float]
     decisions: dict[str, Decision]
     spans: dict[str, list[Span]] | None
     model_version: str
+    second_opinion: dict[str, Opinion] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -88,8 +100,23 @@ class Calibration:
         return {"kind": "isotonic", "points": len(self.x)}
 
 
+@dataclass(frozen=True)
+class Judged:
+    """Probabilities and decisions per label as columns in the order of the texts; with
+    the second opinion also the n-gram probabilities and which score decided each."""
+
+    probabilities: dict[str, Floats]
+    decisions: dict[str, list[Decision]]
+    first: dict[str, Floats] | None = None
+    second: dict[str, Floats] | None = None
+    decided_by: dict[str, list[str]] | None = None
+
+
 class Model:
-    """A trained model as plain arrays: every label scored in one compiled pass."""
+    """A trained model as plain arrays: every label scored in one compiled pass.
+
+    `second` is the optional second opinion (model/second_opinion.py) its artifact holds.
+    """
 
     def __init__(
         self,
@@ -116,6 +143,7 @@ class Model:
         self.metadata = metadata
         self.version = version
         self.n_threads = n_threads
+        self.second: SecondOpinion | None = None
 
     @classmethod
     def from_trained(cls, trained: Any, version: str = "unsaved") -> Model:
@@ -146,14 +174,50 @@ class Model:
         decisions = {label: self.decide(label, p) for label, p in probabilities.items()}
         return probabilities, decisions
 
-    def score(self, texts: Sequence[str], explain: bool = False, top: int = 10) -> list[Scored]:
-        """Scores and decisions per text; with explain, the top spans per label."""
+    def second_opinion_problem(self) -> str | None:
+        """Why this model cannot give a second opinion here, or None if it can."""
+        if self.second is None:
+            return f"model {self.version} has no second opinion (train it with the extra installed)"
+        return self.second.problem()
+
+    def judge(self, texts: Sequence[str], second_opinion: bool = False) -> Judged:
+        """Every label's columns; with `second_opinion`, the comments in a label's band are
+        re-scored by its head, which then decides them (the n-gram score kept beside)."""
+        if not second_opinion:
+            return Judged(*self.score_columns(texts))
+        problem = self.second_opinion_problem()
+        if problem is not None or self.second is None:
+            raise SecondOpinionError(problem)
+        log_odds = self.log_odds(texts)
+        first = {
+            label: self.calibrations[label](log_odds[:, j]) for j, label in enumerate(self.labels)
+        }
+        rescored = self.second.rescore(texts, self.labels, log_odds, first)
+        probabilities = {
+            label: np.where(rescored.asked[label], rescored.second[label], first[label])
+            for label in self.labels
+        }
+        decided_by = {
+            label: np.where(rescored.asked[label], SECOND, NGRAMS).tolist() for label in self.labels
+        }
+        decisions = {label: self.decide(label, p) for label, p in probabilities.items()}
+        return Judged(probabilities, decisions, first, rescored.second, decided_by)
+
+    def score(
+        self,
+        texts: Sequence[str],
+        explain: bool = False,
+        top: int = 10,
+        second_opinion: bool = False,
+    ) -> list[Scored]:
+        """Scores and decisions per text; with explain, the top spans per label (always the
+        n-gram model's); with second_opinion, each label's n-gram and second-opinion scores."""
         if not len(texts):
             return []
         labels = self.labels
-        probabilities, verdicts = self.score_columns(texts)
-        scores = zip(*(probabilities[label].tolist() for label in labels), strict=True)
-        decisions = zip(*(verdicts[label] for label in labels), strict=True)
+        judged = self.judge(texts, second_opinion)
+        scores = zip(*(judged.probabilities[label].tolist() for label in labels), strict=True)
+        decisions = zip(*(judged.decisions[label] for label in labels), strict=True)
         return [
             Scored(
                 scores=dict(zip(labels, row, strict=True)),
@@ -164,8 +228,9 @@ class Model:
                     else None
                 ),
                 model_version=self.version,
+                second_opinion=_opinions(judged, labels, n) if second_opinion else None,
             )
-            for text, row, verdicts in zip(texts, scores, decisions, strict=True)
+            for n, (text, row, verdicts) in enumerate(zip(texts, scores, decisions, strict=True))
         ]
 
     def decide(self, label: str, p: Floats) -> list[Decision]:
@@ -188,6 +253,19 @@ class Model:
             spans.sort(key=lambda span: (-abs(span.weight), span.start))
             out[label] = spans
         return out
+
+
+def _opinions(judged: Judged, labels: Sequence[str], n: int) -> dict[str, Opinion]:
+    assert judged.first is not None and judged.second is not None and judged.decided_by
+    out = {}
+    for label in labels:
+        second = float(judged.second[label][n])
+        out[label] = Opinion(
+            first_score=float(judged.first[label][n]),
+            second_score=None if np.isnan(second) else second,
+            decided_by=judged.decided_by[label][n],
+        )
+    return out
 
 
 def portable_parts(pipelines: dict[str, Any]) -> dict[str, Any]:

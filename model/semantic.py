@@ -11,7 +11,8 @@ Importing this module imports no encoder.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import metadata, util
 from pathlib import Path
@@ -105,3 +106,85 @@ class Encoder:
             for i in range(0, len(cut), batch)
         ]
         return np.vstack(parts)
+
+
+def text_key(text: str) -> str:
+    """What the cache knows an embedding by: the sha256 of the text the encoder saw."""
+    return hashlib.sha256(str(text)[:MAX_CHARS].encode("utf-8")).hexdigest()
+
+
+class EmbeddingCache:
+    """Embeddings kept on disk by text_key, one folder per encoder identity.
+
+    Slow to make (about 20 texts/s on 2 cores), so they are written as they come: a shard
+    of `shard` new embeddings at a time, each complete before it gets its name, so a killed
+    run loses at most one shard and the next one carries on where it stopped.
+    """
+
+    def __init__(self, root: Path, identity: Identity) -> None:
+        self.folder = root / f"{identity.package}-{identity.version}-{identity.weights_sha256[:12]}"
+        self.identity = identity
+
+    def _index(self) -> dict[str, tuple[Path, int]]:
+        index = {}
+        for shard in sorted(self.folder.glob("shard-*.npz")):
+            with np.load(shard, allow_pickle=False) as arrays:
+                for row, key in enumerate(arrays["keys"].tolist()):
+                    index[str(key)] = (shard, row)
+        return index
+
+    def get(self, keys: Sequence[str]) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+        """The cached rows of `keys` (zeros where missing) and which were found."""
+        index = self._index()
+        out = np.zeros((len(keys), DIM), dtype=np.float32)
+        found = np.array([key in index for key in keys], dtype=bool)
+        by_shard: dict[Path, list[tuple[int, int]]] = {}
+        for n, key in enumerate(keys):
+            if key in index:
+                shard, row = index[key]
+                by_shard.setdefault(shard, []).append((n, row))
+        for shard, pairs in by_shard.items():
+            with np.load(shard, allow_pickle=False) as arrays:
+                vectors = arrays["vectors"]
+                targets, rows = zip(*pairs, strict=True)
+                out[list(targets)] = vectors[list(rows)]
+        return out, found
+
+    def put(self, keys: Sequence[str], vectors: NDArray[np.float32]) -> None:
+        """Add one shard (written under a temporary name, then renamed)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        n = len(list(self.folder.glob("shard-*.npz")))
+        final = self.folder / f"shard-{n:05d}-{os.getpid()}.npz"
+        temporary = final.with_name(f".{final.name}.tmp")
+        with temporary.open("wb") as handle:
+            np.savez(handle, keys=np.asarray(keys, dtype=str), vectors=vectors)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, final)
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        encoder: Encoder | None = None,
+        shard: int = 1024,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> NDArray[np.float32]:
+        """Every text's embedding, in order: from the cache, the rest encoded and cached."""
+        keys = [text_key(text) for text in texts]
+        out, found = self.get(keys)
+        missing: dict[str, int] = {}
+        for n, key in enumerate(keys):
+            if not found[n]:
+                missing.setdefault(key, n)
+        todo = list(missing.items())
+        if todo:
+            encoder = encoder or Encoder(self.identity)
+        for start in range(0, len(todo), shard):
+            part = todo[start : start + shard]
+            vectors = encoder.embed([texts[n] for _, n in part])  # type: ignore[union-attr]
+            self.put([key for key, _ in part], vectors)
+            if progress is not None:
+                progress(start + len(part), len(todo))
+        if todo:
+            out, found = self.get(keys)
+        return out

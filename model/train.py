@@ -34,6 +34,7 @@ from model.pipeline import (
     folds,
     linear_classifier,
 )
+from model.second_opinion import SecondOpinion
 
 __all__ = [
     "ConfigError",
@@ -61,6 +62,8 @@ class Trained:
     # Per label: id, y, the out-of-fold calibrated probability p (for audits and plots) and
     # the out-of-fold log-odds `decision` (for adapting the model to rows it trained on).
     oof: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # The second opinion's heads (model/second_opinion.py), when trained.
+    second: SecondOpinion | None = None
 
 
 def dataset_hash(dataset: pd.DataFrame, labels: Sequence[str]) -> str:

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     max_explain_chars: int = Field(
         default=20_000, ge=0, description="characters per request with explain: true"
     )
+    max_second_opinion_comments: int = Field(
+        default=100,
+        ge=0,
+        description="comments per request with second_opinion: true (about 50 ms each re-scored)",
+    )
     cors_origins: str = Field(
         default="", description="comma-separated allowed origins; empty: closed"
     )

@@ -31,6 +31,7 @@ from service.limits import (
     BodyLimitMiddleware,
     check_comments,
     check_explain,
+    check_second_opinion,
     key_matches,
     read_keys,
 )
@@ -40,6 +41,7 @@ from service.schemas import (
     ErrorBody,
     Health,
     ModelInfo,
+    OpinionOut,
     ReloadResponse,
     ScoredComment,
     ScoreRequest,
@@ -126,15 +128,36 @@ def _spans(scored: Scored) -> dict[str, list[SpanOut]] | None:
     }
 
 
+def _opinions(scored: Scored) -> dict[str, OpinionOut] | None:
+    if scored.second_opinion is None:
+        return None
+    return {
+        label: OpinionOut(
+            first_score=o.first_score,
+            second_score=o.second_score,
+            decided_by=o.decided_by,  # type: ignore[arg-type]
+        )
+        for label, o in scored.second_opinion.items()
+    }
+
+
 async def _score(
-    state: ServiceState, model: Model, texts: Sequence[str], explain: bool
+    state: ServiceState,
+    model: Model,
+    texts: Sequence[str],
+    explain: bool,
+    second_opinion: bool = False,
 ) -> list[Scored]:
     check_comments(texts, state.settings.max_comments, state.settings.max_comment_chars)
     if explain:
         check_explain(texts, state.settings.max_explain_chars)
+    if second_opinion:
+        check_second_opinion(texts, state.settings.max_second_opinion_comments)
+        if problem := model.second_opinion_problem():
+            raise HTTPException(409, {"error": f"no second opinion here: {problem}"})
     if not texts:
         return []
-    results = await state.batcher.score(model, texts, explain)
+    results = await state.batcher.score(model, texts, explain, second_opinion)
     state.metrics.scored(r.decisions for r in results)
     return results
 
@@ -142,7 +165,7 @@ async def _score(
 async def score(body: ScoreRequest, state: State, model: Serving) -> ScoreResponse:
     """Score comments: calibrated probabilities and allow/review/block per label, in order."""
     texts = [c.text for c in body.comments]
-    results = await _score(state, model, texts, body.explain)
+    results = await _score(state, model, texts, body.explain, body.second_opinion)
     comments = [
         ScoredComment(
             id=c.id if c.id is not None else comment_id("api", i, c.text),
@@ -150,6 +173,7 @@ async def score(body: ScoreRequest, state: State, model: Serving) -> ScoreRespon
             decisions=r.decisions,
             spans=_spans(r),
             model_version=r.model_version,
+            second_opinion=_opinions(r),
         )
         for i, (c, r) in enumerate(zip(body.comments, results, strict=True))
     ]
@@ -220,6 +244,7 @@ async def model_info(model: Serving) -> ModelInfo:
         labels=list(model.labels),
         thresholds=model.thresholds,
         metrics=metrics if isinstance(metrics, dict) else {},
+        second_opinion=None if model.second is None else model.second.describe(),
     )
 
 

@@ -31,15 +31,13 @@ from rich.progress import (
 )
 
 from model.artifacts import load
-from model.predict import Decision, Floats, Model
+from model.predict import Judged, Model
 from seeds.comments import Comment
 from seeds.errors import InputError
 from seeds.readers import ReadStats, is_stream, read_comments
 from service.writers import Columns, Done, columns, ensure_parent, open_writer, output_format
 
 Engine = Literal["local", "dask"]
-# A batch's probabilities and decisions per label, as Model.score_columns gives them.
-Judged = tuple[dict[str, Floats], dict[str, list[Decision]]]
 
 
 class BatchError(Exception):
@@ -84,11 +82,14 @@ def score_files(
     batch_size: int = 8000,
     progress: bool = False,
     fmt: str | None = None,
+    second_opinion: bool = False,
 ) -> Summary:
     """Score every comment of the inputs with the artifact at `model` and write them to output.
 
     An input `-` is stdin; stdin, pipes and FIFOs are read once, as they come.
     fmt: the inputs' format (one of seeds.readers.FORMATS) instead of detecting it.
+    second_opinion: re-score each label's band with the model's second opinion; the output
+    then also has `<label>_first` (the n-gram score) and `<label>_decided_by`.
     """
     output_format(output)  # bad arguments fail before any work or any write
     ensure_parent(output)
@@ -100,7 +101,11 @@ def score_files(
         raise BatchError("--engine dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
     scorer = load(model)
     labels = list(scorer.labels)
-    writer, done = open_writer(output, columns(labels, include_text), labels, resume)
+    if second_opinion and (problem := scorer.second_opinion_problem()):
+        raise BatchError(f"--second-opinion: {problem}")
+    writer, done = open_writer(
+        output, columns(labels, include_text, second_opinion), labels, resume
+    )
     if done.rows and done.model_version != scorer.version:
         writer.abandon()
         raise BatchError(
@@ -115,7 +120,7 @@ def score_files(
         with contextlib.ExitStack() as stack:
             pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="moderate-score"))
             # Load the compiled engine from numba's cache while the first batch is read.
-            pool.submit(scorer.score_columns, [""])
+            pool.submit(scorer.judge, [""])
             paths = _localize_all(inputs, stack)
             bar = stack.enter_context(_Bar(paths, progress))
             comments = read_comments(
@@ -128,15 +133,16 @@ def score_files(
             )
             batches = _batched(_skip_done(comments, done, bar), batch_size)
             if engine == "dask":
-                scored = _score_dask(batches, model, scorer.version, str(scheduler), stack)
-            else:
-                scored = _score_local(batches, scorer, pool)
-            for batch, (probabilities, decisions) in scored:
-                writer.write(
-                    _columns(batch, probabilities, decisions, scorer.version, include_text)
+                scored = _score_dask(
+                    batches, model, scorer.version, str(scheduler), stack, second_opinion
                 )
+            else:
+                scored = _score_local(batches, scorer, pool, second_opinion)
+            for batch, judged in scored:
+                writer.write(_columns(batch, judged, scorer.version, include_text))
                 for label in labels:
-                    flagged[label] += len(decisions[label]) - decisions[label].count("allow")
+                    decisions = judged.decisions[label]
+                    flagged[label] += len(decisions) - decisions.count("allow")
                 summary.scored += len(batch)
                 bar.advance(batch, summary.scored / max(time.perf_counter() - start, 1e-9))
     except BaseException:
@@ -151,13 +157,7 @@ def score_files(
     return summary
 
 
-def _columns(
-    batch: list[Comment],
-    probabilities: dict[str, Floats],
-    decisions: dict[str, list[Decision]],
-    version: str,
-    include_text: bool,
-) -> Columns:
+def _columns(batch: list[Comment], judged: Judged, version: str, include_text: bool) -> Columns:
     out: Columns = {
         "id": [c.id for c in batch],
         "source_id": [c.source_id for c in batch],
@@ -166,20 +166,27 @@ def _columns(
     }
     if include_text:
         out["text"] = [c.text for c in batch]
-    for label, p in probabilities.items():
+    for label, p in judged.probabilities.items():
         out[label] = p.tolist()
-        out[f"{label}_decision"] = list(decisions[label])
+        out[f"{label}_decision"] = list(judged.decisions[label])
+        if judged.first is not None and judged.decided_by is not None:
+            out[f"{label}_first"] = judged.first[label].tolist()
+            out[f"{label}_decided_by"] = judged.decided_by[label]
     out["model_version"] = [version] * len(batch)
     return out
 
 
 def _score_local(
-    batches: Iterator[list[Comment]], scorer: Model, pool: ThreadPoolExecutor
+    batches: Iterator[list[Comment]],
+    scorer: Model,
+    pool: ThreadPoolExecutor,
+    second_opinion: bool = False,
 ) -> Iterator[tuple[list[Comment], Judged]]:
     """Score each batch in the background thread while the next is read; yield in order."""
     pending: deque[tuple[list[Comment], Any]] = deque()
     for batch in batches:
-        pending.append((batch, pool.submit(scorer.score_columns, [c.text for c in batch])))
+        texts = [c.text for c in batch]
+        pending.append((batch, pool.submit(scorer.judge, texts, second_opinion)))
         if len(pending) >= 2:
             head, future = pending.popleft()
             yield head, future.result()
@@ -260,8 +267,10 @@ def model_loads() -> int:
     return _worker_model.cache_info().misses
 
 
-def _score_on_worker(path: str, version: str, texts: list[str]) -> Judged:
-    return _worker_model(path, version).score_columns(texts)
+def _score_on_worker(
+    path: str, version: str, texts: list[str], second_opinion: bool = False
+) -> Judged:
+    return _worker_model(path, version).judge(texts, second_opinion)
 
 
 def _score_dask(
@@ -270,6 +279,7 @@ def _score_dask(
     version: str,
     scheduler: str,
     stack: contextlib.ExitStack,
+    second_opinion: bool = False,
 ) -> Iterator[tuple[list[Comment], Judged]]:
     """Submit batches to the cluster, a bounded number in flight, and yield them in order."""
     from distributed import Client
@@ -281,7 +291,12 @@ def _score_dask(
     for batch in batches:
         texts = [c.text for c in batch]
         pending.append(
-            (batch, client.submit(_score_on_worker, artifact, version, texts, pure=False))
+            (
+                batch,
+                client.submit(
+                    _score_on_worker, artifact, version, texts, second_opinion, pure=False
+                ),
+            )
         )
         if len(pending) >= window:
             head, future = pending.popleft()

@@ -50,10 +50,16 @@ class Batcher:
         self._serving: tuple[asyncio.Queue[_Job], asyncio.Task[None]] | None = None
         self._heavy: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
-    async def score(self, model: Model, texts: Sequence[str], explain: bool) -> list[Scored]:
-        """Score texts with model, possibly together with other requests' texts."""
-        if explain or sum(map(len, texts)) > self.heavy_chars:
-            return await self._score_alone(model, texts, explain)
+    async def score(
+        self, model: Model, texts: Sequence[str], explain: bool, second_opinion: bool = False
+    ) -> list[Scored]:
+        """Score texts with model, possibly together with other requests' texts.
+
+        The second opinion goes in the heavy lane: one encoder call at a time, and the
+        light requests never wait behind it.
+        """
+        if explain or second_opinion or sum(map(len, texts)) > self.heavy_chars:
+            return await self._score_alone(model, texts, explain, second_opinion)
         loop = asyncio.get_running_loop()
         serving = self._serving
         if serving is None or serving[1].get_loop() is not loop or serving[1].done():
@@ -63,7 +69,9 @@ class Batcher:
         await serving[0].put(job)
         return await job.done
 
-    async def _score_alone(self, model: Model, texts: Sequence[str], explain: bool) -> list[Scored]:
+    async def _score_alone(
+        self, model: Model, texts: Sequence[str], explain: bool, second_opinion: bool = False
+    ) -> list[Scored]:
         loop = asyncio.get_running_loop()
         if self._heavy is None or self._heavy[0] is not loop:
             self._heavy = (loop, asyncio.Lock())
@@ -73,7 +81,9 @@ class Batcher:
                 results: list[Scored] = []
                 for start in range(0, len(texts), HEAVY_CHUNK):
                     chunk = texts[start : start + HEAVY_CHUNK]
-                    results += await run_in_threadpool(model.score, chunk, explain)
+                    results += await run_in_threadpool(
+                        model.score, chunk, explain, 10, second_opinion
+                    )
                 return results
             finally:
                 self.heavy_in_progress -= 1

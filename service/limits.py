@@ -58,6 +58,18 @@ def check_explain(texts: Sequence[str], max_chars: int) -> None:
         )
 
 
+def check_second_opinion(texts: Sequence[str], max_comments: int) -> None:
+    """Raise 413 when a request asks the second opinion about more than max_comments."""
+    if len(texts) > max_comments:
+        raise LimitExceeded(
+            413,
+            f"{len(texts)} comments with second_opinion in one request; at most "
+            f"{max_comments} (send fewer, or score the rest without it)",
+            "max_second_opinion_comments",
+            max_comments,
+        )
+
+
 class BodyLimitMiddleware:
     """Refuse bodies over `maximum` bytes, by Content-Length or while they stream in."""
 

@@ -47,6 +47,11 @@ class ScoreRequest(BaseModel):
     explain: bool = False
     queue: bool = False
     queue_text: bool = False
+    second_opinion: bool = Field(
+        default=False,
+        description="re-score each label's unsure band with the model's second opinion "
+        "(the sentence encoder's head; 409 when the server cannot)",
+    )
 
 
 class SpanOut(BaseModel):
@@ -58,14 +63,28 @@ class SpanOut(BaseModel):
     weight: float
 
 
+class OpinionOut(BaseModel):
+    """With second_opinion: a label's n-gram score, the second opinion's (null when it was
+    not asked, outside the label's band) and which of the two decided (`score` is it)."""
+
+    first_score: float
+    second_score: float | None
+    decided_by: Literal["ngrams", "second_opinion"]
+
+
 class ScoredComment(BaseModel):
-    """Scores (calibrated probabilities), decisions and optional spans of one comment."""
+    """Scores (calibrated probabilities), decisions and optional spans of one comment.
+
+    The spans always come from the n-gram model; with second_opinion, `second_opinion`
+    says per label whether the second opinion re-scored and decided the comment.
+    """
 
     id: str
     scores: dict[str, float]
     decisions: dict[str, Decision]
     spans: dict[str, list[SpanOut]] | None = None
     model_version: str
+    second_opinion: dict[str, OpinionOut] | None = None
 
 
 class ScoreResponse(BaseModel):
@@ -104,12 +123,14 @@ class ThreadResponse(BaseModel):
 
 
 class ModelInfo(BaseModel):
-    """What is serving: version, labels, decision thresholds and headline metrics."""
+    """What is serving: version, labels, decision thresholds and headline metrics;
+    `second_opinion`: the labels it re-scores and their bands, and whether it can run here."""
 
     version: str
     labels: list[str]
     thresholds: dict[str, dict[str, float]]
     metrics: dict[str, Any]
+    second_opinion: dict[str, Any] | None = None
 
 
 class ReloadResponse(BaseModel):

@@ -51,10 +51,21 @@ def output_format(path: Path) -> str:
     return fmt
 
 
-def columns(labels: Sequence[str], include_text: bool) -> list[str]:
-    """The output's columns, in order; `source_id` is the dump's own id (empty when none)."""
+def columns(labels: Sequence[str], include_text: bool, second_opinion: bool = False) -> list[str]:
+    """The output's columns, in order; `source_id` is the dump's own id (empty when none).
+
+    With the second opinion, each label's n-gram score (`<label>_first`) and which score
+    decided (`<label>_decided_by`: ngrams or second_opinion) follow the decisions.
+    """
     head = ["id", "source_id", "thread", "position", *(["text"] if include_text else [])]
-    return [*head, *labels, *(f"{label}_decision" for label in labels), "model_version"]
+    second = [f"{label}_{part}" for label in labels for part in ("first", "decided_by")]
+    return [
+        *head,
+        *labels,
+        *(f"{label}_decision" for label in labels),
+        *(second if second_opinion else []),
+        "model_version",
+    ]
 
 
 @dataclass
@@ -224,7 +235,7 @@ def _check_columns(path: Path, found: Sequence[str], cols: Sequence[str]) -> Non
         raise OutputError(
             path,
             f"cannot resume: its columns {list(found)} differ from this run's {list(cols)} "
-            "(same --include-text and model labels needed)",
+            "(same --include-text, --second-opinion and model labels needed)",
         )
 
 
@@ -363,7 +374,7 @@ def _part_name(index: int) -> str:
 
 
 def _arrow_type(column: str, labels: Sequence[str]) -> pa.DataType:
-    if column in labels:
+    if column in labels or column.removesuffix("_first") in labels:
         return pa.float64()
     if column == "position":
         return pa.int64()

@@ -111,10 +111,21 @@ def score(
     fmt: Annotated[
         str | None, typer.Option("--format", help="The inputs' format, e.g. csv for stdin.")
     ] = None,
+    second_opinion: Annotated[
+        bool,
+        typer.Option(
+            help="Re-score each label's unsure band with the model's second opinion "
+            "(needs `make semantic`; about 50 ms a re-scored comment)."
+        ),
+    ] = False,
 ) -> None:
     """Score comment dumps into a CSV, JSONL or Parquet file (by extension).
 
     `-` (or a pipe) is read from stdin, once: zcat dump.csv.gz | moderate score - --format csv
+
+    With --second-opinion the comments in a label's band are re-scored by the sentence
+    encoder's head, which decides them; `<label>_first` keeps the n-gram score and
+    `<label>_decided_by` says which decided.
 
     Example: moderate score dump.jsonl.gz -o build/scored.parquet --on-error skip
     """
@@ -142,6 +153,7 @@ def score(
             batch_size=settings.batch_size if batch_size is None else batch_size,
             progress=True,
             fmt=fmt,
+            second_opinion=second_opinion,
         )
     except (ArtifactError, BatchError, InputError, OutputError, OSError) as exc:
         fail(str(exc))
