@@ -123,3 +123,39 @@ def stop(process: subprocess.Popen[bytes], client: httpx.Client) -> None:
     client.close()
     process.terminate()
     process.wait(timeout=60)
+
+
+def with_second_opinion(artifact: Path, destination: Path, band: str = "every comment") -> Path:
+    """A copy of the artifact with a second opinion fitted on the fixture comments by the
+    real encoder (needs the extra: `make semantic`). `band` names one of
+    model.second_train.bands; "every comment" re-scores everything, so tests see it act."""
+    import shutil
+
+    import numpy as np
+
+    from model.artifacts import write_second_opinion
+    from model.pipeline import ModelConfig
+    from model.second_opinion import SecondOpinion
+    from model.second_train import LabelRows, bands, head_for, learn
+    from model.semantic import Encoder
+
+    shutil.copytree(artifact, destination)
+    model = load(destination)
+    rows = dataset()
+    texts = rows["text"].astype(str).tolist()
+    encoder = Encoder()
+    E = encoder.embed(texts)
+    log_odds = model.log_odds(texts)
+    heads = {}
+    for j, label in enumerate(model.labels):
+        y = rows[label].to_numpy(dtype=np.float64)
+        ones = np.ones(len(y))
+        fitted = LabelRows(E, log_odds[:, j], y, ones, ones, np.full(len(y), "fixture"))
+        chosen = bands(model.thresholds[label])[band]
+        heads[label] = head_for(
+            fitted, learn(fitted), chosen, model.calibrations[label], ModelConfig()
+        )
+    write_second_opinion(
+        SecondOpinion(encoder.identity, heads, {"fitted_on": "tests"}), destination
+    )
+    return destination
