@@ -15,7 +15,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -c "from model.engine import warm; warm()"  # compile the scoring engine once
 	touch $(STAMP)
 
-.PHONY: help install run test lint typecheck check split label rules stats export import-corpora train reference-model train-corpora evaluate serve review semantic fuzz bench-model bench-service clean
+.PHONY: help install run test lint typecheck check split label rules stats export import-corpora train reference-model second-opinion train-corpora evaluate serve review semantic fuzz bench-model bench-service clean
 ANNOTATOR ?= $(USER)
 
 help: ## list the targets
@@ -60,6 +60,9 @@ train: $(STAMP) ## adapt the shipped model to labels/data (FROM=scratch: train o
 
 reference-model: $(STAMP) ## rebuild the shipped reference model (model/reference) from CORPORA and labels/data, deterministically
 	$(BIN)/moderate reference-model $(CORPORA) --team labels/data
+
+second-opinion: $(STAMP) ## fit the reference model's second opinion from CORPORA (needs `make semantic`; ~25 min the first time)
+	$(BIN)/moderate second-opinion $(CORPORA) --team labels/data
 
 train-corpora: $(STAMP) ## import every corpus in CORPORA into build/corpora-store, add the team's labels, train the reference model
 	$(BIN)/moderate train-corpora $(CORPORA) --team labels/data

@@ -44,7 +44,7 @@ from model.second_opinion import SECOND, SecondOpinion, training_rows
 from model.second_train import auc, ranked, second_lines
 from model.second_train import build as second_build
 from model.second_train import markdown as second_markdown
-from model.semantic import EmbeddingCache, installed
+from model.semantic import EmbeddingCache, available, installed
 from model.train import (
     ModelConfig,
     Trained,
@@ -90,11 +90,15 @@ def train_store(
     out_of_core: bool = False,
     evaluate: bool = True,
     start: Path | None = None,
+    second_opinion: bool | None = None,
+    cache_root: Path = Path("build/semantic/cache"),
 ) -> TrainResult:
     """Train on a label store, evaluate, save the artifact and point `current` at it.
 
     With `start` (an artifact, e.g. the shipped reference model), adapt that model to the
-    labels (model/adapt.py) instead of training from nothing.
+    labels (model/adapt.py) instead of training from nothing; the start's second opinion is
+    kept. From nothing, a second opinion is fitted too when `second_opinion` (None: when
+    the optional encoder is installed).
     """
     config = config or ModelConfig()
     if out_of_core:
@@ -102,7 +106,10 @@ def train_store(
         return TrainResult(save(trained, artifacts_dir), trained.metadata)
     if start is not None:
         return adapt_dataset(read_store(data_dir), start, artifacts_dir, config, evaluate)
-    return train_dataset(read_store(data_dir), artifacts_dir, config, evaluate)
+    fit = available() if second_opinion is None else second_opinion
+    return train_dataset(
+        read_store(data_dir), artifacts_dir, config, evaluate, None, cache_root if fit else None
+    )
 
 
 def adapt_dataset(
@@ -115,6 +122,14 @@ def adapt_dataset(
     """Adapt the artifact at `start` to a labelled dataset; save it with its report."""
     reference = load(start)
     trained = adapt(dataset, reference, config, trained_on(start))
+    if reference.second is not None:
+        # Judged on 19 sources with the team's labels among them (SECOND_OPINION.md); its
+        # bands are n-gram probabilities, which adapting moves little (adaptation_check).
+        trained.second = reference.second
+        trained.metadata["second_opinion"] = {
+            **reference.second.described,
+            "carried_over_from": reference.version,
+        }
     check = reference.metadata.get("adaptation_check", {})
     if check.get("team_dataset_hash") == trained.metadata["dataset_hash"]:
         trained.metadata["public_check"] = check.get("public")
@@ -154,9 +169,17 @@ def train_dataset(
     config: ModelConfig,
     evaluate: bool = True,
     held_out: dict[str, pd.DataFrame] | None = None,
+    second_opinion_cache: Path | None = None,
 ) -> TrainResult:
-    """Train on a labelled dataset, evaluate (with the held-out sets), save the artifact."""
+    """Train on a labelled dataset, evaluate (with the held-out sets), save the artifact.
+
+    With `second_opinion_cache` (where embeddings are kept), a second opinion is fitted on
+    the trained model's out-of-fold log-odds (fit_second_opinion) and saved with it.
+    """
     trained = train(dataset, config)
+    if second_opinion_cache is not None:
+        trained.second = fit_second_opinion(dataset, trained, config, second_opinion_cache)
+        trained.metadata["second_opinion"] = trained.second.described
     if not evaluate:
         return TrainResult(save(trained, artifacts_dir), trained.metadata, trained=trained)
     report = _evaluation(dataset, trained, config, held_out)
@@ -302,6 +325,7 @@ def build_reference(
     destination: Path = REFERENCE,
     work_dir: Path = Path("build/reference"),
     config: ModelConfig | None = None,
+    second_opinion: bool = True,
 ) -> TrainResult:
     """Train the reference model on the corpora and the team's labels; publish it.
 
@@ -309,6 +333,8 @@ def build_reference(
     and the out-of-fold log-odds of the team rows (trained_on.npz, for adapting). Then the
     reference is adapted to the team's labels as `make train` will, and the card says how
     that compares, on the team's labels and leave-one-source-out on the public sources.
+    With the optional encoder installed (and `second_opinion`), the second opinion is
+    fitted and added too (second_opinion_job).
     """
     config = config or ModelConfig()
     dataset, held_out = corpora_dataset(corpora_dir, work_dir / "corpora-store", team_dir)
@@ -323,6 +349,8 @@ def build_reference(
     loso.to_parquet(work_dir / LOSO_FILE)
     public = dataset[dataset["source"].astype(str) != TEAM_SOURCE]
     metadata = check_adaptation(published, read_store(team_dir), public, loso, config)
+    if second_opinion and available():
+        metadata = second_opinion_job(published, corpora_dir, team_dir, work_dir, config=config)
     return TrainResult(published, metadata, [], result.trained)
 
 
@@ -472,6 +500,36 @@ def second_opinion_job(
         card.rstrip("\n") + "\n\n" + "\n".join(card_lines) + "\n", "utf-8"
     )
     return metadata
+
+
+def fit_second_opinion(
+    dataset: pd.DataFrame,
+    trained: Trained,
+    config: ModelConfig,
+    cache_root: Path,
+    cap: int = 1_000,
+    progress: Callable[[str], None] = lambda _: None,
+) -> SecondOpinion:
+    """A second opinion for a freshly trained model: its out-of-fold log-odds as the n-gram
+    column, a source-stratified subsample embedded (cached), judged leave-one-source-out
+    over the dataset's sources (a label none of whose bands gains gets no head)."""
+    identity = installed()
+    sample = training_rows(dataset, cap).reset_index(drop=True)
+    E = EmbeddingCache(cache_root, identity).embed(
+        sample["text"].astype(str).tolist(),
+        progress=lambda done, total: progress(f"embedded {done}/{total} new comments"),
+    )
+    z = pd.DataFrame(
+        {
+            label: frame.set_index(frame["id"].astype(str))["decision"]
+            for label, frame in trained.oof.items()
+        }
+    )
+    opinion, _ = second_build(
+        sample, dataset, E, z, Model.from_trained(trained), identity, config, progress
+    )
+    opinion.described["sample"] = {"rows": len(sample), "cap_per_source_and_class": cap}
+    return opinion
 
 
 def _second_checks(

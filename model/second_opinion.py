@@ -70,7 +70,10 @@ class Head:
         """The head's log-odds from the embeddings and the n-gram log-odds."""
         E = np.asarray(embeddings, dtype=np.float64)
         w = np.asarray(self.weights, dtype=np.float64)
-        return np.asarray(E @ w + self.first * first + self.intercept, dtype=np.float64)
+        # Row by row, not E @ w: BLAS blocks a matrix product by its shape, so a comment
+        # would score a last bit differently alone than in a batch.
+        dot = (E * w).sum(axis=1)
+        return np.asarray(dot + self.first * first + self.intercept, dtype=np.float64)
 
     def probability(self, embeddings: NDArray[np.float32], first: Floats) -> Floats:
         """Calibrated probabilities."""

@@ -32,7 +32,9 @@ from model.second_opinion import Band, Head, SecondOpinion
 from model.semantic import DIM, Identity
 
 Floats = NDArray[np.float64]
-C = 1.0
+# The head's regularisation, chosen with the band leave-one-source-out: the embedding's
+# weights shrunk hard let the n-gram log-odds lead (phase 2 measured C=1 worse than both).
+C_GRID = (0.01, 0.1)
 INNER_FOLDS = 3
 # A label is cascaded only if its mean leave-one-source-out gain is above this and no
 # source loses more than MAX_LOSS (the issue's bar for "no source worse").
@@ -98,7 +100,7 @@ class Learned:
     oof: Floats
 
 
-def learn(rows: LabelRows, seed: int = 13) -> Learned:
+def learn(rows: LabelRows, C: float = C_GRID[0], seed: int = 13) -> Learned:
     """The logistic regression on the standardised embedding and the n-gram log-odds,
     folded back into raw units, with its out-of-fold decisions for the calibrator."""
     mu = rows.E.mean(axis=0).astype(np.float64)
@@ -145,6 +147,11 @@ def bands(thresholds: dict[str, float]) -> dict[str, Band]:
     }
 
 
+def candidate(C: float, band: str) -> str:
+    """The name of one (regularisation, band) choice."""
+    return f"C={C:g}, {band}"
+
+
 def ranked(p: Floats, z: Floats) -> Floats:
     """Probabilities with their ties (isotonic steps) broken by the n-gram log-odds, so
     ROC-AUC measures the order and not the calibration's steps."""
@@ -156,6 +163,19 @@ def auc(y: Floats, score: Floats) -> float:
     return float(roc_auc_score(y, score)) if len(np.unique(y)) == 2 else float("nan")
 
 
+MIN_SOURCES = 2
+
+
+def judgeable(rows: LabelRows) -> list[str]:
+    """The sources that can be held out: both classes in them and in the rest."""
+    held = []
+    for source in sorted(set(rows.groups)):
+        test = rows.groups == source
+        if len(np.unique(rows.y[test])) == 2 and len(np.unique(rows.y[~test])) == 2:
+            held.append(str(source))
+    return held
+
+
 def loso(
     rows: LabelRows,
     first: Calibration,
@@ -165,15 +185,15 @@ def loso(
 ) -> pd.DataFrame:
     """Per held-out source: ROC-AUC of the n-grams, the second opinion on every comment,
     and the cascade with each candidate band; with the share of comments re-scored."""
-    held = [s for s in sorted(set(rows.groups)) if len(np.unique(rows.y[rows.groups == s])) == 2]
+    held = judgeable(rows)
 
-    def one(source: str) -> list[dict[str, Any]]:
+    def one(source: str, C: float) -> list[dict[str, Any]]:
         test = rows.groups == source
         train = LabelRows(
             rows.E[~test], rows.z[~test], rows.y[~test], rows.learn[~test],
             rows.calibrate[~test], rows.groups[~test],
         )  # fmt: skip
-        learned = learn(train)
+        learned = learn(train, C)
         E, z, y = rows.E[test], rows.z[test], rows.y[test]
         p_first = first(z)
         out = []
@@ -185,6 +205,7 @@ def loso(
             few = len(np.unique(y[inside])) < 2
             out.append({
                 "source": source,
+                "C": C,
                 "band": name,
                 "rows": int(test.sum()),
                 "positives": int(y.sum()),
@@ -197,19 +218,23 @@ def loso(
             })  # fmt: skip
         return out
 
-    results = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(one)(s) for s in held)
+    jobs = [(s, C) for s in held for C in C_GRID]
+    results = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(one)(*job) for job in jobs)
     frame = pd.DataFrame([row for part in results for row in part])
     frame["gain"] = frame["cascade"] - frame["ngrams"]
     return frame
 
 
 def choose(frame: pd.DataFrame, team_source: str) -> tuple[str | None, dict[str, Any]]:
-    """The band with the best mean gain whose worst source loses at most MAX_LOSS; None if
-    no band gains (the label is then not cascaded). With each band's summary."""
+    """The C and band with the best mean gain whose worst source loses at most MAX_LOSS;
+    None if none gains (the label is then not cascaded). With each one's summary."""
     summary: dict[str, dict[str, Any]] = {}
-    for name, part in frame.groupby("band", sort=False):
+    for _, part in frame.groupby(["C", "band"], sort=False):
+        C, name = float(part["C"].iloc[0]), str(part["band"].iloc[0])
         team = part[part["source"] == team_source]["gain"]
-        summary[str(name)] = {
+        summary[candidate(C, name)] = {
+            "C": C,
+            "band": str(name),
             "mean_gain": float(part["gain"].mean()),
             "worst_gain": float(part["gain"].min()),
             "team_news_gain": float(team.iloc[0]) if len(team) else None,
@@ -244,7 +269,15 @@ def build(
         rows = label_rows(sample, full, E, z, label, config)
         first = model.calibrations[label]
         candidates = bands(model.thresholds[label])
-        progress(f"{label}: leave-one-source-out over {len(set(rows.groups))} sources")
+        held = judgeable(rows)
+        if len(held) < MIN_SOURCES or len(np.unique(rows.y)) < 2:
+            described["labels"][label] = {
+                "rows": len(rows.y),
+                "chosen": None,
+                "why": f"{len(held)} source(s) to hold out; judging it needs {MIN_SOURCES}",
+            }
+            continue
+        progress(f"{label}: leave-one-source-out over {len(held)} sources")
         table = loso(rows, first, candidates, config)
         tables[label] = table
         chosen, summary = choose(table, "team_news")
@@ -257,14 +290,21 @@ def build(
             "chosen": chosen,
         }
         if chosen is not None:
-            heads[label] = head_for(rows, learn(rows), candidates[chosen], first, config)
+            pick = summary[chosen]
+            band = candidates[pick["band"]]
+            heads[label] = head_for(rows, learn(rows, pick["C"]), band, first, config)
     return SecondOpinion(identity, heads, described), tables
 
 
 def markdown(tables: dict[str, pd.DataFrame], chosen: dict[str, str | None]) -> list[str]:
     """Per label and source: n-grams, second opinion, cascade (each band), share asked."""
     lines: list[str] = []
-    for label, frame in tables.items():
+    for label, whole in tables.items():
+        by_C = whole.groupby("C")["gain"].mean()
+        shown = float(str(chosen[label]).split(",")[0][2:]) if chosen.get(label) else by_C.idxmax()
+        frame = whole[whole["C"] == shown]
+        others = ", ".join(f"C={c:g} {g:+.3f}" for c, g in by_C.items())
+        lines += [f"Head regularisation C={shown:g} shown (mean gain over bands: {others}).", ""]
         names = list(dict.fromkeys(frame["band"]))
         lines += [f"**{label}** (chosen band: {chosen.get(label) or 'none, n-grams decide'})", ""]
         head = ["source", "rows (pos)", "n-grams", "second opinion, every comment"]
@@ -312,18 +352,23 @@ def second_lines(described: dict[str, Any], identity: Identity) -> list[str]:
     ]
     for label, info in described.get("labels", {}).items():
         chosen = info.get("chosen")
+        if "loso" not in info:
+            lines.append(f"| {label} | none: {info.get('why', 'not judged')} | – | – | – | – |")
+            continue
         shown = (
             info["loso"].get(chosen)
             if chosen
             else max(info["loso"].values(), key=lambda s: s["mean_gain"])
         )
         team = shown.get("team_news_gain")
-        band = info["bands"][chosen] if chosen else None
+        band = info["bands"][shown["band"]]
         where = (
-            f"{chosen}: n-gram probability {band['low']:.3f} to "
+            f"{shown['band']} (n-gram probability {band['low']:.3f} to "
             + ("1" if band["high"] > 1 else f"{band['high']:.3f}")
-            if chosen and band
-            else "none: no band gained without a source losing more than 0.01; n-grams decide"
+            + f"), head C={shown['C']:g}"
+            if chosen
+            else "none: no band gained without a source losing more than 0.01; n-grams "
+            f"decide (best: {shown['band']}, C={shown['C']:g})"
         )
         lines.append(
             f"| {label} | {where} | {shown['mean_gain']:+.3f} | {shown['worst_gain']:+.3f} | "

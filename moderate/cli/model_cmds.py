@@ -15,9 +15,10 @@ DEFAULT_SCRATCH = Path("build/corpora-store")
 
 def _user_errors() -> tuple[type[Exception], ...]:
     from model.artifacts import ArtifactError
+    from model.semantic import EncoderError
     from model.train import ConfigError, TrainingError
 
-    errors: list[type[Exception]] = [ArtifactError, ConfigError, TrainingError]
+    errors: list[type[Exception]] = [ArtifactError, ConfigError, EncoderError, TrainingError]
     try:
         from model.evaluate import EvaluationError
 
@@ -70,11 +71,20 @@ def register(app: typer.Typer) -> None:
             help="What to start from: 'reference' (the shipped model, adapted to the "
             "labels), 'scratch', or an artifact directory to adapt (--out-of-core: scratch).",
         ),
+        second_opinion: bool | None = typer.Option(
+            None,
+            "--second-opinion/--no-second-opinion",
+            help="From scratch: fit a second opinion too [default: when `make semantic` "
+            "installed the encoder]. Adapting keeps the start's.",
+        ),
     ) -> None:
         """Train the model on a label store and save a versioned artifact.
 
-        By default the shipped reference model is adapted to the labels; `--from scratch`
-        trains on the labels alone. Prints the artifact's path and out-of-fold metrics.
+        By default the shipped reference model is adapted to the labels (keeping its second
+        opinion); `--from scratch` trains on the labels alone, and with the optional encoder
+        installed fits a second opinion as well (the first run embeds the comments, about
+        50 ms each on 2 cores; they are cached in build/semantic/cache). Prints the
+        artifact's path and out-of-fold metrics.
 
         Example: moderate train --data labels/data --from scratch
         """
@@ -98,6 +108,7 @@ def register(app: typer.Typer) -> None:
                 out_of_core=out_of_core,
                 evaluate=evaluate,
                 start=origin,
+                second_opinion=second_opinion,
             )
         except _user_errors() as error:
             fail(str(error))
@@ -169,6 +180,46 @@ def register(app: typer.Typer) -> None:
             fail(str(error))
         typer.echo(str(result.path))
         typer.echo(result.metadata.get("summary", ""))
+
+    @app.command("second-opinion")
+    def second_opinion(
+        corpora_dir: Path = typer.Argument(..., help="Directory of corpora (../shared/corpora)."),
+        team: Path = typer.Option(Path("labels/data"), "--team", help="The team's label store."),
+        work: Path = typer.Option(
+            Path("build/reference"), "--work", help="The reference model's scratch directory."
+        ),
+        out: Path | None = typer.Option(
+            None, "--out", help="The published reference [default: the shipped model/reference]."
+        ),
+        cap: int = typer.Option(
+            1_000, "--cap", min=50, help="Comments embedded per source, label and class."
+        ),
+        cache: Path = typer.Option(
+            Path("build/semantic/cache"), "--cache", help="Where embeddings are kept."
+        ),
+    ) -> None:
+        """Fit the reference model's second opinion (needs `make semantic`) and add it.
+
+        Embeds a source-stratified subsample of the reference's training rows (cached: the
+        first run takes about 25 minutes on 2 cores, later ones seconds), judges the cascade
+        per label leave-one-source-out with the reference's own out-of-source log-odds
+        (written by `moderate reference-model` in --work), and adds the heads where it helps,
+        with SECOND_OPINION.md and a section of the card.
+
+        Example: moderate second-opinion ../shared/corpora --team labels/data
+        """
+        from model.artifacts import REFERENCE
+        from model.jobs import second_opinion_job
+
+        try:
+            metadata = second_opinion_job(
+                out or REFERENCE, corpora_dir, team, work, cache, cap=cap,
+                progress=lambda line: typer.echo(line, err=True),
+            )  # fmt: skip
+        except _user_errors() as error:
+            fail(str(error))
+        for label, info in metadata["second_opinion"]["labels"].items():
+            typer.echo(f"{label}: {info['chosen'] or 'not cascaded (n-grams decide)'}")
 
     @app.command()
     def evaluate(

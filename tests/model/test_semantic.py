@@ -12,10 +12,8 @@ import pytest
 
 from model import semantic
 from model.semantic import Encoder, EncoderError, Identity
+from tests.encoder import needs_encoder
 
-needs_encoder = pytest.mark.skipif(
-    not semantic.available(), reason="the optional encoder is not installed: `make semantic`"
-)
 TEXTS = ["You are an idiot.", "The council approved the bridge.", "5G spreads the virus", ""]
 
 
