@@ -16,15 +16,11 @@ import httpx
 import numpy as np
 import pytest
 
-from model import semantic
 from tests.service.helpers import MODERATE, free_port, wait_for, with_second_opinion
 
 KEYS = {"alice": "alice-key-0001", "bob": "bob-key-0002"}
 HOSTILE = '<script>document.title="pwned"</script><img src=x onerror="document.title=\'img\'">'
 MARKER = "quokka-tangerine-8812"  # a word no log line may ever hold
-needs_encoder = pytest.mark.skipif(
-    not semantic.available(), reason="the optional encoder is not installed: `make semantic`"
-)
 
 
 @dataclass
@@ -210,9 +206,8 @@ def serve(review: Review) -> Iterator[Callable[..., Server]]:
 def second_opinion_model(
     trained_models: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """The first trained model with a real second opinion that re-scores every comment."""
-    if not semantic.available():
-        pytest.skip("the optional encoder is not installed: `make semantic`")
+    """The first trained model with a real second opinion that re-scores every comment
+    (for tests marked tests.encoder.needs_encoder)."""
     first = trained_models[0]
     return with_second_opinion(first, tmp_path_factory.mktemp("second-opinion") / first.name)
 

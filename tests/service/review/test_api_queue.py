@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from service.review.queue import Filters, Queue
+from tests.encoder import needs_encoder
 from tests.service.helpers import artifacts_with, start, stop
-from tests.service.review.conftest import needs_encoder
 
 pytestmark = pytest.mark.slow
 TEXTS = [

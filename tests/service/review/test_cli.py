@@ -14,10 +14,10 @@ from model.artifacts import load
 from service.review.queue import Filters, Queue
 from service.run import read_output
 from tests.conftest import ROOT
+from tests.encoder import needs_encoder
 from tests.service.helpers import artifacts_with
 from tests.service.review.conftest import (
     Review,
-    needs_encoder,
     scored_rows,
     with_another_encoder,
     with_opinions,
