@@ -23,7 +23,7 @@ def _table(gains: dict[str, list[float]]) -> pd.DataFrame:
     for band, values in gains.items():
         for n, gain in enumerate(values):
             source = "team_news" if n == 0 else f"s{n}"
-            rows.append({"source": source, "C": 0.01, "band": band, "gain": gain, "asked": 0.2})
+            rows.append({"source": source, "head": "h", "band": band, "gain": gain, "asked": 0.2})
     return pd.DataFrame(rows)
 
 
@@ -32,9 +32,17 @@ def test_the_band_with_the_best_mean_gain_wins_unless_a_source_loses_too_much() 
         _table({"narrow": [0.01, 0.02, 0.0], "wide": [0.05, 0.06, -(MAX_LOSS + 0.005)]}),
         "team_news",
     )
-    assert chosen == "C=0.01, narrow"  # wide gains more on average but loses a source
-    assert summary["C=0.01, wide"]["worst_gain"] == pytest.approx(-(MAX_LOSS + 0.005))
-    assert summary["C=0.01, narrow"]["team_news_gain"] == pytest.approx(0.01)
+    assert chosen == "h; narrow"  # wide gains more on average but loses a source
+    assert summary["h; wide"]["worst_gain"] == pytest.approx(-(MAX_LOSS + 0.005))
+    assert summary["h; narrow"]["team_news_gain"] == pytest.approx(0.01)
+
+
+def test_a_tie_goes_to_the_team_news_gain_then_to_the_cheaper_band() -> None:
+    table = _table({"narrow": [0.010, 0.020, 0.0], "wide": [0.004, 0.026, 0.003]})
+    assert choose(table, "team_news")[0] == "h; narrow"  # wide is 0.001 better: a tie
+    table.loc[table["band"] == "wide", "asked"] = 0.1
+    table.loc[table["band"] == "wide", "gain"] = [0.010, 0.020, 0.0]
+    assert choose(table, "team_news")[0] == "h; wide"  # the same gains, asks fewer
 
 
 def test_no_band_is_chosen_when_none_gains() -> None:
