@@ -250,6 +250,8 @@ def choose(frame: pd.DataFrame, team_source: str) -> tuple[str | None, dict[str,
             "worst_gain": float(part["gain"].min()),
             "team_news_gain": float(team.iloc[0]) if len(team) else None,
             "mean_asked": float(part["asked"].mean()),
+            "in_band_ngrams": float(part["ngrams_in_band"].mean()),
+            "in_band_second_opinion": float(part["cascade_in_band"].mean()),
         }
     gains = {n: float(s["mean_gain"]) for n, s in summary.items()}
     fit = [n for n, s in summary.items() if s["worst_gain"] >= -MAX_LOSS and gains[n] > MIN_GAIN]
@@ -397,6 +399,15 @@ def second_lines(described: dict[str, Any], identity: Identity) -> list[str]:
             + ("–" if team is None else f"{team:+.3f}")
             + f" | {shown['mean_asked']:.0%} |"
         )
+    in_band = [
+        f"{label} {info['loso'][info['chosen']]['in_band_ngrams']:.3f} -> "
+        f"{info['loso'][info['chosen']]['in_band_second_opinion']:.3f}"
+        for label, info in described.get("labels", {}).items()
+        if info.get("chosen") and "in_band_ngrams" in info["loso"][info["chosen"]]
+    ]
+    if in_band:
+        lead = "Inside the band, where a moderator's time goes, mean ROC-AUC over the held-out "
+        lines += ["", lead + "sources, n-grams -> second opinion: " + "; ".join(in_band) + "."]
     checks = described.get("checks", {})
     seeds = checks.get("seed_threads", {})
     if seeds:
