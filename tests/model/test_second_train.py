@@ -23,7 +23,8 @@ def _table(gains: dict[str, list[float]]) -> pd.DataFrame:
     for band, values in gains.items():
         for n, gain in enumerate(values):
             source = "team_news" if n == 0 else f"s{n}"
-            rows.append({"source": source, "head": "h", "band": band, "gain": gain, "asked": 0.2})
+            rows.append({"source": source, "head": "h", "band": band, "gain": gain, "asked": 0.2,
+                         "ngrams_in_band": 0.6, "cascade_in_band": 0.6 + gain})  # fmt: skip
     return pd.DataFrame(rows)
 
 
