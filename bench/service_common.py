@@ -6,7 +6,10 @@ import json
 import os
 import platform
 import socket
-from collections.abc import Iterator
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -121,6 +124,17 @@ def machine() -> str:
     """Cores, Python and the load average now (the machine is shared)."""
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     return f"{os.cpu_count()} cores, Python {platform.python_version()}, load average {load}"
+
+
+def timed(command: Sequence[str], env: Mapping[str, str] | None = None) -> tuple[float, str]:
+    """Run a command in the checkout; its wall time and stdout (exit on failure)."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        list(command), cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        sys.exit(f"failed: {' '.join(command)}\n{done.stderr[-2000:]}")
+    return time.perf_counter() - start, done.stdout
 
 
 def free_port() -> int:
