@@ -152,14 +152,18 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def write_section(name: str, section: str, path: Path = RESULTS) -> None:
-    """Replace this benchmark's section of RESULTS.md (between its markers), keep the rest."""
+def write_section(name: str, section: str, path: Path = RESULTS, first: bool = False) -> None:
+    """Replace this benchmark's section of RESULTS.md (between its markers), keep the rest;
+    a new section goes last, or with `first` right under the title."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     body = f"{start}\n{section.strip()}\n{end}"
     text = path.read_text("utf-8") if path.exists() else "# Benchmark results\n\n"
     if start in text and end in text:
         head, rest = text.split(start, 1)
         text = head + body + rest.split(end, 1)[1]
+    elif first:
+        title, rest = text.split("\n", 1)
+        text = f"{title}\n\n{body}\n{rest}"
     else:
         text = text.rstrip("\n") + "\n\n" + body + "\n"
     tmp = path.with_name(path.name + ".service.tmp")
