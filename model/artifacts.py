@@ -266,6 +266,7 @@ REFERENCE_FILES = (
     WEIGHTS_FILE,
     METADATA_FILE,
     "MODEL_CARD.md",
+    "SECOND_OPINION.md",
     "REPORT.md",
     "report.json",
     "pr_curves.png",

@@ -36,6 +36,7 @@ from labels.store import load_dataset
 from model.experiments import baseline_loso, features, source_weights
 from model.jobs import SEED_SET, TEAM_SOURCE, with_team_labels
 from model.pipeline import ModelConfig, linear_classifier
+from model.second_opinion import training_rows
 
 LABELS = ("toxic", "conspiracy")
 SEED_PART = "seed"
@@ -48,16 +49,7 @@ Floats = NDArray[np.float64]
 def sample(dataset: pd.DataFrame, seeds: pd.DataFrame, cap: int, seed: int = 15) -> pd.DataFrame:
     """Up to `cap` rows per source, label and class (team_news conspiracy positives all),
     and the seed threads as the held-out part."""
-    rng = np.random.default_rng(seed)
-    picked: set[int] = set()
-    for label in LABELS:
-        known = dataset[dataset[label].notna()]
-        for (source, value), rows in known.groupby(["source", label]):
-            every = label == "conspiracy" and source == TEAM_SOURCE and value == 1
-            keep = len(rows) if every else cap
-            n = min(keep, len(rows))
-            picked.update(rng.choice(rows.index.to_numpy(), size=n, replace=False).tolist())
-    train = dataset.loc[sorted(picked)].assign(part="train")
+    train = training_rows(dataset, cap, seed).assign(part="train")
     held = seeds.assign(part=SEED_PART)
     columns = ["id", "source", "text", "toxic", "conspiracy", "part"]
     return pd.concat([train[columns], held[columns]], ignore_index=True)

@@ -177,9 +177,11 @@ def train_dataset(
     the trained model's out-of-fold log-odds (fit_second_opinion) and saved with it.
     """
     trained = train(dataset, config)
+    second_report: list[str] = []
     if second_opinion_cache is not None:
-        trained.second = fit_second_opinion(dataset, trained, config, second_opinion_cache)
+        trained.second, tables = fit_second_opinion(dataset, trained, config, second_opinion_cache)
         trained.metadata["second_opinion"] = trained.second.described
+        second_report = second_opinion_report(trained.second, tables)
     if not evaluate:
         return TrainResult(save(trained, artifacts_dir), trained.metadata, trained=trained)
     report = _evaluation(dataset, trained, config, held_out)
@@ -188,6 +190,9 @@ def train_dataset(
 
     def add_report(folder: Path) -> None:
         written.extend(write_report(report, folder))
+        if second_report:
+            (folder / SECOND_REPORT).write_text("\n".join(second_report) + "\n", "utf-8")
+            written.append(folder / SECOND_REPORT)
 
     path = save(trained, artifacts_dir, extra=add_report)
     files = [path / p.name for p in written]
@@ -486,8 +491,7 @@ def second_opinion_job(
         {"sample": {"rows": len(sample), "cap_per_source_and_class": cap}, "checks": checks}
     )
     write_second_opinion(opinion, published)
-    chosen = {label: info["chosen"] for label, info in opinion.described["labels"].items()}
-    lines = [*second_lines(opinion.described, identity), "", *second_markdown(tables, chosen)]
+    lines = second_opinion_report(opinion, tables)
     (published / SECOND_REPORT).write_text("\n".join(lines) + "\n", "utf-8")
     metadata = read_metadata(published)
     metadata["second_opinion"] = opinion.described
@@ -509,10 +513,11 @@ def fit_second_opinion(
     cache_root: Path,
     cap: int = 1_000,
     progress: Callable[[str], None] = lambda _: None,
-) -> SecondOpinion:
+) -> tuple[SecondOpinion, dict[str, pd.DataFrame]]:
     """A second opinion for a freshly trained model: its out-of-fold log-odds as the n-gram
     column, a source-stratified subsample embedded (cached), judged leave-one-source-out
-    over the dataset's sources (a label none of whose bands gains gets no head)."""
+    over the dataset's sources (a label none of whose bands gains gets no head). With the
+    per-source tables."""
     identity = installed()
     sample = training_rows(dataset, cap).reset_index(drop=True)
     E = EmbeddingCache(cache_root, identity).embed(
@@ -525,11 +530,29 @@ def fit_second_opinion(
             for label, frame in trained.oof.items()
         }
     )
-    opinion, _ = second_build(
+    opinion, tables = second_build(
         sample, dataset, E, z, Model.from_trained(trained), identity, config, progress
     )
     opinion.described["sample"] = {"rows": len(sample), "cap_per_source_and_class": cap}
-    return opinion
+    return opinion, tables
+
+
+def second_opinion_report(opinion: SecondOpinion, tables: dict[str, pd.DataFrame]) -> list[str]:
+    """SECOND_OPINION.md: the summary, then n-grams, second opinion and cascade per source."""
+    chosen = {label: info["chosen"] for label, info in opinion.described["labels"].items()}
+    return [
+        "# The second opinion",
+        "",
+        *second_lines(opinion.described, opinion.identity),
+        "",
+        "## Leave-one-source-out, per source",
+        "",
+        "ROC-AUC of each source held out in turn: the n-gram model's out-of-source log-odds, "
+        "the head on every comment, and the cascade per band (the band's comments "
+        "re-scored by the head, ties of the calibration broken by the n-gram log-odds).",
+        "",
+        *second_markdown(tables, {k: v for k, v in chosen.items() if k in tables}),
+    ]
 
 
 def _second_checks(

@@ -32,14 +32,24 @@ from model.second_opinion import Band, Head, SecondOpinion
 from model.semantic import DIM, Identity
 
 Floats = NDArray[np.float64]
-# The head's regularisation, chosen with the band leave-one-source-out: the embedding's
-# weights shrunk hard let the n-gram log-odds lead (phase 2 measured C=1 worse than both).
-C_GRID = (0.01, 0.1)
+# The heads tried, chosen with the band leave-one-source-out: the regularisation (the
+# embedding's weights shrunk hard; C=1 measured worse than both) and whether the n-gram
+# log-odds is a column beside the embedding (with it, the head can lean on the n-grams;
+# without, it is an independent opinion of the band's comments).
+HEADS: dict[str, tuple[float, bool]] = {
+    "embedding + n-gram log-odds, C=0.01": (0.01, True),
+    "embedding + n-gram log-odds, C=0.1": (0.1, True),
+    "embedding alone, C=0.01": (0.01, False),
+    "embedding alone, C=0.1": (0.1, False),
+}
 INNER_FOLDS = 3
 # A label is cascaded only if its mean leave-one-source-out gain is above this and no
 # source loses more than MAX_LOSS (the issue's bar for "no source worse").
 MIN_GAIN = 0.0
 MAX_LOSS = 0.01
+# Choices whose mean gains are this close are one tie: the team's news comments decide
+# between them, then the one that asks fewer comments (the cheaper) wins.
+TIE = 0.002
 
 
 @dataclass(frozen=True)
@@ -100,12 +110,12 @@ class Learned:
     oof: Floats
 
 
-def learn(rows: LabelRows, C: float = C_GRID[0], seed: int = 13) -> Learned:
-    """The logistic regression on the standardised embedding and the n-gram log-odds,
+def learn(rows: LabelRows, C: float = 0.01, with_first: bool = True, seed: int = 13) -> Learned:
+    """The logistic regression on the standardised embedding (and the n-gram log-odds),
     folded back into raw units, with its out-of-fold decisions for the calibrator."""
     mu = rows.E.mean(axis=0).astype(np.float64)
     sd = rows.E.std(axis=0).astype(np.float64) + 1e-6
-    X = _design(rows.E, rows.z, mu, sd)
+    X = _design(rows.E, rows.z if with_first else np.zeros(len(rows.z)), mu, sd)
     learner = LogisticRegression(C=C, max_iter=3000)
     folds = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=seed)
     oof = cross_val_predict(
@@ -147,9 +157,9 @@ def bands(thresholds: dict[str, float]) -> dict[str, Band]:
     }
 
 
-def candidate(C: float, band: str) -> str:
-    """The name of one (regularisation, band) choice."""
-    return f"C={C:g}, {band}"
+def candidate(head: str, band: str) -> str:
+    """The name of one (head, band) choice."""
+    return f"{head}; {band}"
 
 
 def ranked(p: Floats, z: Floats) -> Floats:
@@ -187,13 +197,13 @@ def loso(
     and the cascade with each candidate band; with the share of comments re-scored."""
     held = judgeable(rows)
 
-    def one(source: str, C: float) -> list[dict[str, Any]]:
+    def one(source: str, head_name: str) -> list[dict[str, Any]]:
         test = rows.groups == source
         train = LabelRows(
             rows.E[~test], rows.z[~test], rows.y[~test], rows.learn[~test],
             rows.calibrate[~test], rows.groups[~test],
         )  # fmt: skip
-        learned = learn(train, C)
+        learned = learn(train, *HEADS[head_name])
         E, z, y = rows.E[test], rows.z[test], rows.y[test]
         p_first = first(z)
         out = []
@@ -205,7 +215,7 @@ def loso(
             few = len(np.unique(y[inside])) < 2
             out.append({
                 "source": source,
-                "C": C,
+                "head": head_name,
                 "band": name,
                 "rows": int(test.sum()),
                 "positives": int(y.sum()),
@@ -218,7 +228,7 @@ def loso(
             })  # fmt: skip
         return out
 
-    jobs = [(s, C) for s in held for C in C_GRID]
+    jobs = [(s, head) for s in held for head in HEADS]
     results = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(one)(*job) for job in jobs)
     frame = pd.DataFrame([row for part in results for row in part])
     frame["gain"] = frame["cascade"] - frame["ngrams"]
@@ -226,14 +236,15 @@ def loso(
 
 
 def choose(frame: pd.DataFrame, team_source: str) -> tuple[str | None, dict[str, Any]]:
-    """The C and band with the best mean gain whose worst source loses at most MAX_LOSS;
-    None if none gains (the label is then not cascaded). With each one's summary."""
+    """The C and band with the best mean gain whose worst source loses at most MAX_LOSS
+    (within TIE of it: the best on the team's news comments, then the cheapest); None if
+    none gains (the label is then not cascaded). With each one's summary."""
     summary: dict[str, dict[str, Any]] = {}
-    for _, part in frame.groupby(["C", "band"], sort=False):
-        C, name = float(part["C"].iloc[0]), str(part["band"].iloc[0])
+    for _, part in frame.groupby(["head", "band"], sort=False):
+        head, name = str(part["head"].iloc[0]), str(part["band"].iloc[0])
         team = part[part["source"] == team_source]["gain"]
-        summary[candidate(C, name)] = {
-            "C": C,
+        summary[candidate(head, name)] = {
+            "head": head,
             "band": str(name),
             "mean_gain": float(part["gain"].mean()),
             "worst_gain": float(part["gain"].min()),
@@ -242,8 +253,16 @@ def choose(frame: pd.DataFrame, team_source: str) -> tuple[str | None, dict[str,
         }
     gains = {n: float(s["mean_gain"]) for n, s in summary.items()}
     fit = [n for n, s in summary.items() if s["worst_gain"] >= -MAX_LOSS and gains[n] > MIN_GAIN]
-    chosen = max(fit, key=gains.__getitem__) if fit else None
-    return chosen, summary
+    if not fit:
+        return None, summary
+    best = max(gains[n] for n in fit)
+    tied = [n for n in fit if gains[n] >= best - TIE]
+
+    def preference(name: str) -> tuple[float, float, float]:
+        team = summary[name]["team_news_gain"]
+        return (-np.inf if team is None else team, -summary[name]["mean_asked"], gains[name])
+
+    return max(tied, key=preference), summary
 
 
 def build(
@@ -292,7 +311,8 @@ def build(
         if chosen is not None:
             pick = summary[chosen]
             band = candidates[pick["band"]]
-            heads[label] = head_for(rows, learn(rows, pick["C"]), band, first, config)
+            learned = learn(rows, *HEADS[pick["head"]])
+            heads[label] = head_for(rows, learned, band, first, config)
     return SecondOpinion(identity, heads, described), tables
 
 
@@ -300,11 +320,12 @@ def markdown(tables: dict[str, pd.DataFrame], chosen: dict[str, str | None]) -> 
     """Per label and source: n-grams, second opinion, cascade (each band), share asked."""
     lines: list[str] = []
     for label, whole in tables.items():
-        by_C = whole.groupby("C")["gain"].mean()
-        shown = float(str(chosen[label]).split(",")[0][2:]) if chosen.get(label) else by_C.idxmax()
-        frame = whole[whole["C"] == shown]
-        others = ", ".join(f"C={c:g} {g:+.3f}" for c, g in by_C.items())
-        lines += [f"Head regularisation C={shown:g} shown (mean gain over bands: {others}).", ""]
+        by_head = whole.groupby("head", sort=False)["gain"].mean()
+        pick = chosen.get(label)
+        shown = str(pick).split("; ")[0] if pick else str(by_head.idxmax())
+        frame = whole[whole["head"] == shown]
+        others = ", ".join(f"{h} {g:+.3f}" for h, g in by_head.items())
+        lines += [f"Head shown: {shown} (mean gain over the bands: {others}).", ""]
         names = list(dict.fromkeys(frame["band"]))
         lines += [f"**{label}** (chosen band: {chosen.get(label) or 'none, n-grams decide'})", ""]
         head = ["source", "rows (pos)", "n-grams", "second opinion, every comment"]
@@ -337,8 +358,9 @@ def second_lines(described: dict[str, Any], identity: Identity) -> list[str]:
         '`"second_opinion": true` in `/v1/score`, and by default in `moderate review add` '
         "when the encoder is installed. Without it nothing changes and nothing is slower.",
         "",
-        "Each label's head is a logistic regression on the comment's embedding and the n-gram "
-        f"log-odds ({DIM + 1} weights), trained on a source-stratified subsample of the "
+        "Each label's head is a logistic regression on the comment's embedding, with the "
+        f"n-gram log-odds beside it or not ({DIM + 1} weights; chosen below), trained on a "
+        "source-stratified subsample of the "
         f"reference's training rows ({sample.get('rows', '?')} comments, at most "
         f"{sample.get('cap_per_source_and_class', '?')} per source, label and class, and "
         "every team_news conspiracy comment), calibrated on its out-of-fold scores inside "
@@ -365,10 +387,10 @@ def second_lines(described: dict[str, Any], identity: Identity) -> list[str]:
         where = (
             f"{shown['band']} (n-gram probability {band['low']:.3f} to "
             + ("1" if band["high"] > 1 else f"{band['high']:.3f}")
-            + f"), head C={shown['C']:g}"
+            + f"); head: {shown['head']}"
             if chosen
             else "none: no band gained without a source losing more than 0.01; n-grams "
-            f"decide (best: {shown['band']}, C={shown['C']:g})"
+            f"decide (best: {shown['band']}; {shown['head']})"
         )
         lines.append(
             f"| {label} | {where} | {shown['mean_gain']:+.3f} | {shown['worst_gain']:+.3f} | "

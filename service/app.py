@@ -186,7 +186,8 @@ async def score(body: ScoreRequest, state: State, model: Serving) -> ScoreRespon
 def _enqueue(
     state: ServiceState, comments: Sequence[ScoredComment], texts: Sequence[str], keep: bool
 ) -> int:
-    """Put the review band in the moderators' queue; 403 unless the server allows it."""
+    """Put the review band in the moderators' queue (with the second opinion's n-gram
+    scores and deciders when it was asked); 403 unless the server allows it."""
     from service.review.queue import NewItem
 
     if not state.settings.review_api_queue:
@@ -205,11 +206,20 @@ def _enqueue(
             decisions=dict(c.decisions),
             model_version=c.model_version,
             source_id=c.id,
+            first=_opinion_part(c, "first_score"),
+            decided_by=_opinion_part(c, "decided_by"),
         )
         for i, (c, text) in enumerate(zip(comments, texts, strict=True))
         if "review" in c.decisions.values()
     ]
     return state.queue.add(items, "api")
+
+
+def _opinion_part(comment: ScoredComment, field: str) -> dict[str, Any] | None:
+    """One field of each label's second opinion (None when it was not asked)."""
+    if comment.second_opinion is None:
+        return None
+    return {label: getattr(o, field) for label, o in comment.second_opinion.items()}
 
 
 async def score_thread(body: ThreadRequest, state: State, model: Serving) -> ThreadResponse:

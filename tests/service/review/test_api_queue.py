@@ -1,5 +1,6 @@
 """POST /v1/score with "queue": true on a real `moderate serve`: off by default, keyed,
-the review band only, and no comment text stored unless asked."""
+the review band only, no comment text stored unless asked, and the second opinion's scores
+queued beside the n-grams' when the request asked for it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from service.review.queue import Filters, Queue
-from tests.service.helpers import start, stop
+from tests.encoder import needs_encoder
+from tests.service.helpers import artifacts_with, start, stop
 
 pytestmark = pytest.mark.slow
 TEXTS = [
@@ -66,3 +68,39 @@ def test_queue_text_stores_the_text_when_asked(artifacts: Path, tmp_path: Path) 
     texts = {f"p{i}": t for i, t in enumerate(TEXTS)}
     queue = Queue(db)
     assert {i: queue.get(i)["text"] for i in queued} == {i: texts[i] for i in queued}
+
+
+@needs_encoder
+def test_a_request_with_the_second_opinion_queues_both_scores(
+    tmp_path: Path, second_opinion_model: Path
+) -> None:
+    db = tmp_path / "review.sqlite"
+    env = {"MODERATE_REVIEW_DB": str(db), "MODERATE_REVIEW_API_QUEUE": "true"}
+    texts = [*TEXTS[:4], "They hide the truth about the vaccine."]  # the server takes 5
+    request = {
+        "comments": [{"id": f"s{i}", "text": t} for i, t in enumerate(texts)],
+        "second_opinion": True,
+        "queue": True,
+    }
+    artifacts = artifacts_with(tmp_path / "artifacts", [second_opinion_model])
+    process, client = start(artifacts, env=env)
+    try:
+        answer = client.post("/v1/score", json=request).json()
+    finally:
+        stop(process, client)
+    review = [c for c in answer["comments"] if "review" in c["decisions"].values()]
+    assert answer["queued"] == len(review) > 0
+    queue = Queue(db)
+    for comment in review:
+        assert queue.get(comment["id"])["scores"] == {
+            label: {
+                "score": comment["scores"][label],
+                "decision": comment["decisions"][label],
+                "first_score": opinion["first_score"],
+                "decided_by": opinion["decided_by"],
+            }
+            for label, opinion in comment["second_opinion"].items()
+        }
+    assert {opinion["decided_by"] for c in review for opinion in c["second_opinion"].values()} == {
+        "second_opinion"
+    }

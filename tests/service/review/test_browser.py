@@ -1,5 +1,6 @@
 """The review page in a real browser (Debian's Chromium driven by Playwright): a moderator's
-session by keyboard, bulk, two moderators, hostile text, a reload, labels and export."""
+session by keyboard, bulk, two moderators, hostile text, a reload, labels and export, and
+the second opinion's scores beside the n-grams'."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.service.review.conftest import (
     Review,
     Server,
     scored_rows,
+    with_opinions,
     write_scored,
 )
 
@@ -234,3 +236,47 @@ def test_the_spans_that_drove_a_score_are_highlighted(
     spans = [s for found in item["spans"].values() for s in found]
     assert all(item["text"][s["start"] : s["end"]] for s in spans)
     assert "".join(page.locator("#text span").all_text_contents()) == item["text"]
+
+
+def detail_score(page: object, label: str) -> str:
+    """What the detail pane says of a label's score."""
+    row = page.locator("#scores tbody tr").filter(has_text=label)  # type: ignore[attr-defined]
+    return str(row.locator("td.num").text_content()).strip()
+
+
+def test_a_comment_the_second_opinion_rescored_shows_both_scores_and_which_decided(
+    review: Review, serve: Serve, browser: object, tmp_path: Path
+) -> None:
+    rows = with_opinions(scored_rows(4))  # item0003 (toxic 0.75) and item0001 re-scored
+    review.run("review", "add", write_scored(tmp_path / "s.jsonl", rows))
+    plain = {**scored_rows(1)[0], "id": "plain", "toxic": 0.2}  # scored without it
+    review.run("review", "add", write_scored(tmp_path / "plain.jsonl", [plain]))
+    server = serve()
+    page = signed_in(browser, server, "alice")
+
+    assert shown(page) == "item0003"
+    assert detail_score(page, "toxic") == "0.75 (second opinion; n-grams 0.55)"
+    assert detail_score(page, "conspiracy") == "0.05 (n-grams)"
+    marker = page.locator("#items tr[data-id='item0003'] td[data-label='toxic'] .opinion")
+    assert marker.text_content() == "2nd"
+    assert marker.get_attribute("title") == "(second opinion; n-grams 0.55)"
+    assert page.locator("#items tr[data-id='item0002'] .opinion").count() == 0
+
+    assert press_and_wait(page, "j") == "item0002"  # drawn by the script from here on
+    assert detail_score(page, "toxic") == "0.60 (n-grams)"
+    press_and_wait(page, "j")
+    assert detail_score(page, "toxic") == "0.45 (second opinion; n-grams 0.25)"
+    page.click("#items tr[data-id='plain']")
+    page.wait_for_function("() => document.getElementById('detail').dataset.id === 'plain'")
+    assert detail_score(page, "toxic") == "0.20"  # as before the second opinion
+    assert detail_score(page, "conspiracy") == "0.05"
+    assert page.errors == []
+
+    with server.client("alice") as alice:
+        twin = alice.get("/items/item0003.json").json()["scores"]["toxic"]
+    assert twin == {
+        "score": 0.75,
+        "decision": "review",
+        "first_score": 0.55,
+        "decided_by": "second_opinion",
+    }

@@ -1,4 +1,5 @@
-"""`moderate review add` and `export` as a user runs them: idempotent, banded, one-line errors."""
+"""`moderate review add` and `export` as a user runs them: idempotent, banded, one-line errors,
+the second opinion by default when it can run."""
 
 from __future__ import annotations
 
@@ -9,12 +10,28 @@ import subprocess
 from pathlib import Path
 
 from labels.store import LabelStore
+from model.artifacts import load
 from service.review.queue import Filters, Queue
 from service.run import read_output
 from tests.conftest import ROOT
-from tests.service.review.conftest import Review, scored_rows, write_scored
+from tests.encoder import needs_encoder
+from tests.service.helpers import artifacts_with
+from tests.service.review.conftest import (
+    Review,
+    scored_rows,
+    with_another_encoder,
+    with_opinions,
+    write_scored,
+)
 
 SEED = ROOT / "seeds" / "threads" / "003_8de303d2c4567213.txt"
+TEXTS = [
+    "You are a complete idiot, read before you type.",
+    "They hide the truth about the vaccine.",
+    "The bridge opens on Monday.",
+    "Wake up, it is all staged by the elites.",
+]
+EVERY_BAND = ("--band", "allow,review,block")
 
 
 def error_line(done: subprocess.CompletedProcess[str]) -> str:
@@ -143,3 +160,109 @@ def test_a_queue_file_that_is_not_one_is_refused_untouched(review: Review, tmp_p
         review.run("review", "export", "-o", tmp_path / "d.csv", check=False)
     )
     assert review.db.read_bytes() == before
+
+
+def write_dump(path: Path, texts: list[str]) -> Path:
+    """A raw JSON Lines dump, as a platform exports its comments."""
+    path.write_text("".join(json.dumps({"body": t}) + "\n" for t in texts), encoding="utf-8")
+    return path
+
+
+def queued_scores(db: Path) -> dict[str, dict[str, dict[str, object]]]:
+    """Each queued comment's text and its scores as the queue shows them."""
+    queue = Queue(db)
+    return {
+        item["text"]: item["scores"]
+        for item in (queue.get(i["id"]) for i in queue.page(Filters(state="all"), limit=500))
+    }
+
+
+@needs_encoder
+def test_raw_inputs_get_the_second_opinion_by_default_and_not_when_told(
+    review: Review, tmp_path: Path, second_opinion_model: Path
+) -> None:
+    env = {"MODERATE_ARTIFACTS_DIR": str(artifacts_with(tmp_path / "a", [second_opinion_model]))}
+    dump = write_dump(tmp_path / "dump.jsonl", TEXTS)
+
+    done = review.run("review", "add", dump, *EVERY_BAND, env_extra=env)
+    assert f"the second opinion re-scored {len(TEXTS)} comments" in done.stdout
+    cascade = queued_scores(review.db)
+    ngrams = load(second_opinion_model).probabilities(TEXTS)
+    assert set(cascade) == set(TEXTS)
+    for n, text in enumerate(TEXTS):
+        for label, shown in cascade[text].items():
+            assert shown["decided_by"] == "second_opinion"  # its band is every comment
+            assert shown["first_score"] == ngrams[label][n]
+            assert shown["score"] != shown["first_score"]
+
+    # moderate score --second-opinion, then the scored file: the same scores, queued as read.
+    scored = tmp_path / "scored.csv"
+    review.run("score", dump, "--second-opinion", "--include-text", "-o", scored, env_extra=env)
+    from_file = tmp_path / "from-file.sqlite"
+    review.run(
+        "review",
+        "add",
+        scored,
+        *EVERY_BAND,
+        env_extra={**env, "MODERATE_REVIEW_DB": str(from_file)},
+    )
+    assert queued_scores(from_file) == cascade
+
+    without = tmp_path / "without.sqlite"
+    env_without = {**env, "MODERATE_REVIEW_DB": str(without)}
+    done = review.run(
+        "review", "add", dump, *EVERY_BAND, "--no-second-opinion", env_extra=env_without
+    )
+    assert "second opinion" not in done.stdout
+    plain = queued_scores(without)
+    for n, text in enumerate(TEXTS):
+        assert plain[text] == {
+            label: {"score": ngrams[label][n], "decision": shown["decision"]}
+            for label, shown in plain[text].items()
+        }
+
+
+def test_an_asked_for_second_opinion_that_cannot_run_is_refused_in_one_line(
+    review: Review, tmp_path: Path, model: Path
+) -> None:
+    dump = write_dump(tmp_path / "dump.jsonl", TEXTS)
+    refused = error_line(review.run("review", "add", dump, "--second-opinion", check=False))
+    assert refused == (
+        f"error: --second-opinion: model {load(model).version} has no second opinion "
+        "(train it with the extra installed)"
+    )
+
+    elsewhere = with_another_encoder(model, tmp_path / "elsewhere" / model.name)
+    env = {"MODERATE_ARTIFACTS_DIR": str(artifacts_with(tmp_path / "a", [elsewhere]))}
+    refused = error_line(
+        review.run("review", "add", dump, "--second-opinion", env_extra=env, check=False)
+    )
+    assert refused.startswith("error: --second-opinion: ") and "make semantic" in refused
+    assert Queue(review.db).count(Filters(state="all")) == 0
+
+    by_default = review.run("review", "add", dump, *EVERY_BAND, env_extra=env)
+    assert f"queued {len(TEXTS)} new" in by_default.stdout
+    assert "without the second opinion: " in by_default.stdout  # it has one, and says why not
+    assert all(
+        "decided_by" not in shown
+        for scores in queued_scores(review.db).values()
+        for shown in scores.values()
+    )
+
+
+def test_a_scored_file_brings_its_second_opinion_along(review: Review, tmp_path: Path) -> None:
+    rows = with_opinions(scored_rows(6))
+    scored = write_scored(tmp_path / "s.jsonl", rows)
+    review.run("review", "add", scored, *EVERY_BAND, "--second-opinion")  # no model asked
+    queue = Queue(review.db)
+    assert queue.get("item0001")["scores"]["toxic"] == {
+        "score": rows[1]["toxic"], "decision": "review",
+        "first_score": rows[1]["toxic_first"], "decided_by": "second_opinion",
+    }  # fmt: skip
+    assert queue.get("item0002")["scores"]["toxic"]["decided_by"] == "ngrams"
+
+    rows[3]["toxic_decided_by"] = "a hunch"
+    bad = write_scored(tmp_path / "bad.jsonl", rows)
+    assert error_line(review.run("review", "add", bad, check=False)) == (
+        f"error: {bad}:4: toxic_decided_by must be ngrams or second_opinion"
+    )
