@@ -296,7 +296,10 @@ def measure_on(args: argparse.Namespace, wiki: Path, model_dir: Path, expected: 
     runs.cpu.append(cpu_of_children() - cpu)
     said = log.read_text("utf-8", errors="replace").strip()
     if process.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(command)}\n{said[-2000:]}")
+        raise SystemExit(
+            f"failed with exit status {process.returncode} (negative: killed by that signal) "
+            f"after {runs.seconds[0] / 60:.1f} min: {' '.join(command)}\n{said[-2000:]}"
+        )
     columns = pd.read_csv(output, nrows=0).columns
     wanted = [c for c in columns if c.endswith(("_decided_by", "_decision"))]
     frame = pd.read_csv(output, usecols=wanted, dtype=str, keep_default_na=False)
