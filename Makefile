@@ -15,7 +15,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -c "from model.engine import warm; warm()"  # compile the scoring engine once
 	touch $(STAMP)
 
-.PHONY: help install run test lint typecheck check split label rules stats export import-corpora train reference-model second-opinion train-corpora evaluate serve review semantic fuzz bench-model bench-service clean
+.PHONY: help install run test lint typecheck check split label rules stats export import-corpora train reference-model second-opinion train-corpora evaluate serve review semantic fuzz bench-model bench-service bench-second-opinion clean
 ANNOTATOR ?= $(USER)
 
 help: ## list the targets
@@ -84,6 +84,9 @@ fuzz: $(STAMP) ## fuzz a real server on 127.0.0.1 longer than the test suite doe
 
 bench-service: $(STAMP) bench/.venv/.installed ## API latency/RPS/memory and batch throughput beside alt-profanity-check -> bench/RESULTS.md
 	$(BIN)/python bench/service_api.py && $(BIN)/python bench/service_batch.py
+
+bench-second-opinion: $(STAMP) bench/.venv/.installed ## (after make semantic) the second opinion's speed off/on, encoder, API, beside alt-profanity-check -> bench/RESULTS.md
+	$(BIN)/python bench/second_opinion.py
 
 bench/.venv/.installed: bench/requirements-peer.txt
 	test -x bench/.venv/bin/python || $(PYTHON) -m venv bench/.venv

@@ -27,13 +27,13 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from service_common import (
     BIN,
-    RESULTS,
     ROOT,
     default_model,
     describe_model,
     free_port,
     machine,
     write_dump,
+    write_section,
 )
 
 WORK = ROOT / "build" / "bench-review"
@@ -158,22 +158,6 @@ def serve(db: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("moderate review did not start")
 
 
-def write_top_section(section: str) -> None:
-    """Replace this benchmark's section of RESULTS.md, or put it first under the title."""
-    start, end = f"<!-- {NAME}:start -->", f"<!-- {NAME}:end -->"
-    body = f"{start}\n{section.strip()}\n{end}\n"
-    text = RESULTS.read_text("utf-8")
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        text = head + body.rstrip("\n") + rest.split(end, 1)[1]
-    else:
-        title, rest = text.split("\n", 1)
-        text = f"{title}\n\n{body}{rest}"
-    tmp = RESULTS.with_name(RESULTS.name + ".review.tmp")
-    tmp.write_text(text, "utf-8")
-    tmp.replace(RESULTS)
-
-
 def main() -> None:
     """Run the three measurements and record them in bench/RESULTS.md."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -225,7 +209,7 @@ def main() -> None:
             f"{len(decisions)} | p95 < 50 ms |"
         )
     lines += ["", f"`review add` said: {said}"]
-    write_top_section("\n".join(lines))
+    write_section(NAME, "\n".join(lines), first=True)
     print("\n".join(lines))
 
 

@@ -18,7 +18,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +30,7 @@ from service_common import (
     describe_model,
     free_port,
     machine,
+    timed,
     write_dump,
     write_wiki_csv,
 )
@@ -53,15 +53,6 @@ for i in range(0, len(texts), size):
     model.score(texts[i : i + size])
 print(len(texts) / (time.perf_counter() - start))
 """
-
-
-def timed(command: list[str]) -> tuple[float, str]:
-    """Run a command; its wall time and stdout (exit on failure)."""
-    start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"failed: {' '.join(command)}\n{done.stderr[-2000:]}")
-    return time.perf_counter() - start, done.stdout
 
 
 @contextmanager

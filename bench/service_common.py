@@ -6,7 +6,10 @@ import json
 import os
 import platform
 import socket
-from collections.abc import Iterator
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -123,6 +126,17 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, Python {platform.python_version()}, load average {load}"
 
 
+def timed(command: Sequence[str], env: Mapping[str, str] | None = None) -> tuple[float, str]:
+    """Run a command in the checkout; its wall time and stdout (exit on failure)."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        list(command), cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        sys.exit(f"failed: {' '.join(command)}\n{done.stderr[-2000:]}")
+    return time.perf_counter() - start, done.stdout
+
+
 def free_port() -> int:
     """A free TCP port on the loopback interface."""
     with socket.socket() as sock:
@@ -138,14 +152,18 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def write_section(name: str, section: str, path: Path = RESULTS) -> None:
-    """Replace this benchmark's section of RESULTS.md (between its markers), keep the rest."""
+def write_section(name: str, section: str, path: Path = RESULTS, first: bool = False) -> None:
+    """Replace this benchmark's section of RESULTS.md (between its markers), keep the rest;
+    a new section goes last, or with `first` right under the title."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     body = f"{start}\n{section.strip()}\n{end}"
     text = path.read_text("utf-8") if path.exists() else "# Benchmark results\n\n"
     if start in text and end in text:
         head, rest = text.split(start, 1)
         text = head + body + rest.split(end, 1)[1]
+    elif first:
+        title, rest = text.split("\n", 1)
+        text = f"{title}\n\n{body}\n{rest}"
     else:
         text = text.rstrip("\n") + "\n\n" + body + "\n"
     tmp = path.with_name(path.name + ".service.tmp")
