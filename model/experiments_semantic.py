@@ -36,7 +36,7 @@ from labels.store import load_dataset
 from model.experiments import baseline_loso, features, source_weights
 from model.jobs import SEED_SET, TEAM_SOURCE, with_team_labels
 from model.pipeline import ModelConfig, linear_classifier
-from model.second_opinion import training_rows
+from model.second_train import training_rows
 
 LABELS = ("toxic", "conspiracy")
 SEED_PART = "seed"

@@ -40,8 +40,8 @@ from model.report import (
     write_adaptation_report,
     write_report,
 )
-from model.second_opinion import SECOND, SecondOpinion, training_rows
-from model.second_train import auc, ranked, second_lines
+from model.second_opinion import SECOND, SecondOpinion
+from model.second_train import auc, ranked, second_lines, training_rows
 from model.second_train import build as second_build
 from model.second_train import markdown as second_markdown
 from model.semantic import EmbeddingCache, available, installed

@@ -8,7 +8,8 @@ head's calibrated probability becomes its score and decision for that label; the
 score is kept beside it. A head is a few hundred numbers (one weight per embedding
 dimension, one for the n-gram log-odds, an intercept, a calibration), kept in the
 artifact as `second_opinion.json` and `second_opinion.npz` with the encoder's identity.
-Nothing here imports the encoder or scikit-learn until a comment is re-scored.
+Nothing here imports the encoder, scikit-learn or pandas: `moderate score` without the
+second opinion loads this module and must not get slower (model/second_train.py fits).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from model.semantic import DIM, Encoder, EncoderError, Identity, installed
@@ -27,8 +27,6 @@ from model.semantic import DIM, Encoder, EncoderError, Identity, installed
 if TYPE_CHECKING:
     from model.predict import Calibration
 
-LABELS = ("toxic", "conspiracy")
-TEAM_SOURCE = "team_news"
 FILE = "second_opinion.json"
 ARRAYS = "second_opinion.npz"
 NGRAMS = "ngrams"
@@ -170,21 +168,3 @@ class SecondOpinion:
                 if len(rows):
                     second[label][rows] = self.heads[label].probability(E[rows], log_odds[rows, j])
         return Rescored(asked, second)
-
-
-def training_rows(dataset: pd.DataFrame, cap: int = 1_000, seed: int = 15) -> pd.DataFrame:
-    """Up to `cap` rows per source, label and class, and all of team_news's conspiracy
-    positives (the fewest, in the domain that matters): the rows the heads learn from.
-
-    Embedding costs about 50 ms a comment on 2 cores, so the heads learn from this
-    source-stratified subsample of the n-gram model's training rows, not all of them.
-    """
-    rng = np.random.default_rng(seed)
-    picked: set[int] = set()
-    for label in LABELS:
-        known = dataset[dataset[label].notna()]
-        for (source, value), rows in known.groupby(["source", label]):
-            every = label == "conspiracy" and source == TEAM_SOURCE and value == 1
-            n = len(rows) if every else min(cap, len(rows))
-            picked.update(rng.choice(rows.index.to_numpy(), size=n, replace=False).tolist())
-    return dataset.loc[sorted(picked)]
