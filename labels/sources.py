@@ -3,8 +3,10 @@
 A model trained on them and shipped with the project lists every source it was trained
 on with that source's licence and row count (its MODEL_CARD). `evidence` says where the
 licence is stated. "none stated" means neither the dataset's repository nor its paper or
-cards state one (checked 2026-12-01); such a dataset is used under its publishers' terms
-for research, and the platform's terms govern the posts (Twitter, Reddit, YouTube).
+cards state one; "none found" means the pages checked state none but the dataset's own
+page could not be read (both checked 2026-12-01, from stored copies of the pages). Such a
+dataset is used under its publishers' terms for research, and the platform's terms govern
+the posts (Twitter, Reddit, YouTube).
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ SOURCE_LICENCES: dict[str, dict[str, str]] = {
     },
     "youtoxic": {
         "dataset": "YouToxic English (Kaggle, YouTube comments)",
-        "licence": "none found",
+        "licence": "none found (YouTube terms)",
         "evidence": "kaggle.com/datasets/reihanenamdari/youtube-toxicity-data",
     },
     "ethos": {
         "dataset": "ETHOS binary (Mollas et al. 2020)",
-        "licence": "GPL-3.0 (GitHub); AGPL-3.0 (Hugging Face card)",
+        "licence": "GPL-3.0 (the publishers' README; the Hugging Face card's text says GPLv3, "
+        "its tag AGPL-3.0)",
         "evidence": "https://github.com/intelligence-csd-auth-gr/Ethos-Hate-Speech-Dataset",
     },
     "wiki_context": {
@@ -57,23 +60,28 @@ SOURCE_LICENCES: dict[str, dict[str, str]] = {
     },
     "globe_c3": {
         "dataset": "C3, Constructive Comments Corpus (Kolhatkar et al. 2020; The Globe and Mail)",
-        "licence": "none found for C3; its parent corpus SOCC is CC-BY-NC-SA-4.0 (non-commercial)",
-        "evidence": "https://github.com/sfu-discourse-lab/SOCC",
+        "licence": "none found for C3 itself; its parent corpus SOCC (the same Globe and Mail "
+        "comments) is CC-BY-NC-SA-4.0, so treat it as non-commercial",
+        "evidence": "https://github.com/sfu-discourse-lab/SOCC (LICENSE); C3's Kaggle and SFU "
+        "pages (DOI 10.25314/ea49062a-5cf6-4403-9918-539e15fd7b52) could not be read",
     },
     "globe_ucc": {
         "dataset": "UCC, Unhealthy Comment Corpus (Price et al. 2020; The Globe and Mail)",
         "licence": "CC-BY-SA-4.0",
-        "evidence": "https://github.com/conversationai/unhealthy-conversations",
+        "evidence": "https://github.com/conversationai/unhealthy-conversations (README)",
     },
     "impermium": {
         "dataset": "Detecting Insults in Social Commentary (Kaggle 2012, Impermium)",
-        "licence": "none found (Kaggle competition rules)",
-        "evidence": "kaggle.com/c/detecting-insults-in-social-commentary",
+        "licence": "none stated on the data page (Kaggle competition data, under the "
+        "competition's rules)",
+        "evidence": "kaggle.com/c/detecting-insults-in-social-commentary/data (the rules page "
+        "could not be read)",
     },
     "psycomark": {
         "dataset": "PsyCoMark (Samory et al.; SemEval-2026 Task 10), Reddit",
         "licence": "CC-BY (version not stated; Reddit terms)",
-        "evidence": "https://hide-ous.github.io/semeval2026-psycomark/data.html",
+        "evidence": "https://github.com/hide-ous/semeval2026-psycomark (the task site's data "
+        "page source); Zenodo 10.5281/zenodo.15114171",
     },
     "mediaeval2020": {
         "dataset": "MediaEval 2020 FakeNews: Corona virus and 5G conspiracy (tweets)",
@@ -81,9 +89,10 @@ SOURCE_LICENCES: dict[str, dict[str, str]] = {
         "evidence": "ceur-ws.org/Vol-2882/paper64.pdf",
     },
     "covid_vaccine": {
-        "dataset": "COVID vaccine conspiracy comments (probably Amin et al. 2022)",
-        "licence": "MIT, if it is that dataset (sizes differ: unconfirmed)",
-        "evidence": "https://github.com/AminHasibul/ConspiracyAgaintstCovidVaccines",
+        "dataset": "COVID vaccine conspiracy comments (Amin et al. 2022)",
+        "licence": "MIT",
+        "evidence": "https://github.com/AminHasibul/ConspiracyAgaintstCovidVaccines (LICENSE; "
+        "its `finaldataset y.csv` is this file, 609 rows, 579 distinct comments)",
     },
     "youtube_videos": {
         "dataset": "Faddoul, Chaslot and Farid 2020, conspiracy YouTube videos",
@@ -103,7 +112,8 @@ SOURCE_LICENCES: dict[str, dict[str, str]] = {
     "team_news": {
         "dataset": "the team's own labels (labels/data) on comments of globe_c3, globe_ucc "
         "and impermium",
-        "licence": "labels: the project's; texts: as their source corpus",
+        "licence": "labels: MIT, the project's; texts: their corpus's (globe_c3 as SOCC, "
+        "CC-BY-NC-SA-4.0; globe_ucc CC-BY-SA-4.0; impermium under Kaggle's rules)",
         "evidence": "labels/data/SOURCES.md",
     },
 }
