@@ -7,12 +7,14 @@ STAMP := $(VENV)/.installed
 CORPORA ?= ../shared/corpora
 FUZZ_EXAMPLES ?= 2000
 FROM ?= reference
+# The project's stages, installed as moderate.seeds, moderate.labels, ... (pyproject.toml)
+STAGES := seeds labels model service
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
-	$(BIN)/python -c "from model.engine import warm; warm()"  # compile the scoring engine once
+	$(BIN)/python -c "from moderate.model.engine import warm; warm()"  # compile the scoring engine once
 	touch $(STAMP)
 
 .PHONY: help install run test lint typecheck check split label rules stats export import-corpora train reference-model second-opinion train-corpora evaluate serve review semantic fuzz bench-model bench-service bench-second-opinion clean
@@ -32,7 +34,9 @@ test: $(STAMP) ## run the test suite
 lint: $(STAMP) ## ruff check and ruff format --check
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-typecheck: $(STAMP) ## mypy on the packages
+typecheck: $(STAMP) ## mypy on the packages as installed (build/typecheck/moderate links the stages in)
+	rm -rf build/typecheck && mkdir -p build/typecheck/moderate
+	ln -s $(CURDIR)/moderate/* $(addprefix $(CURDIR)/,$(STAGES)) build/typecheck/moderate/
 	$(BIN)/mypy
 
 check: lint typecheck test ## everything CI runs

@@ -3,7 +3,7 @@
 Runs inside ONE candidate's throwaway venv (build/venvs/<candidate>, see
 model/EXPERIMENTS.md), with only the standard library and numpy of its own: the project is
 not installed there, so the texts come in as JSON Lines ({"id", "text"}) that
-`python -m model.experiments_semantic sample` wrote. Every candidate is imported lazily, by
+`python -m moderate.model.experiments_semantic sample` wrote. Every candidate is imported lazily, by
 name, so this file imports (and lints) without any of them installed.
 
     export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1; B=build/semantic

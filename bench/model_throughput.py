@@ -81,7 +81,7 @@ def quality(store: Path, peer_python: Path, report: Path, out: Path) -> list[dic
     """Per toxicity source: alt-profanity-check's ROC-AUC beside our leave-one-source-out one."""
     from sklearn.metrics import roc_auc_score
 
-    from labels.store import load_dataset
+    from moderate.labels.store import load_dataset
 
     rows = load_dataset(store)
     rows = rows[rows["toxic"].notna()].reset_index(drop=True)

@@ -32,7 +32,7 @@ def _load(engine: str, model: str | None) -> Score:
         from profanity_check import predict_prob
 
         return predict_prob  # type: ignore[no-any-return,unused-ignore]
-    from model.artifacts import current, load
+    from moderate.model.artifacts import current, load
 
     path = Path(model) if model else current(Path("model/artifacts"))
     loaded = load(path, n_threads=None if engine == "ours-all" else 1)

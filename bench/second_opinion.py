@@ -58,10 +58,10 @@ from service_common import (
     write_wiki_csv,
 )
 
-from model import semantic
-from model.artifacts import ArtifactError, load
-from model.predict import Model
-from model.second_opinion import SECOND, SecondOpinion
+from moderate.model import semantic
+from moderate.model.artifacts import ArtifactError, load
+from moderate.model.predict import Model
+from moderate.model.second_opinion import SECOND, SecondOpinion
 
 NAME = "second-opinion"
 # The last commit before issue 15's second opinion (the plumbing is e00f3eb, its child).
@@ -70,8 +70,8 @@ WORK = ROOT / "build" / "bench-second-opinion"
 ENCODE = """
 import json, sys, time
 from pathlib import Path
-from model.artifacts import load
-from model.semantic import Encoder
+from moderate.model.artifacts import load
+from moderate.model.semantic import Encoder
 encoder = Encoder(load(Path(sys.argv[1])).second.identity)
 texts = json.loads(Path(sys.argv[2]).read_text("utf-8"))
 encoder.embed(texts[:32], batch=32)

@@ -266,7 +266,7 @@ def render(
 
 def model_alone(model: Path, pool: list[str], calls: int = 300) -> tuple[float, float]:
     """p50 and p99 (ms) of Model.score on one comment in this process: the floor for the API."""
-    from model.artifacts import load
+    from moderate.model.artifacts import load
 
     scorer = load(model)
     for text in pool[:20]:

@@ -39,7 +39,7 @@ from service_common import write_section as write_results
 RAW = """
 import csv, json, sys, time
 from pathlib import Path
-from model.artifacts import load
+from moderate.model.artifacts import load
 model = load(Path(sys.argv[1]))
 if sys.argv[2].endswith(".csv"):
     csv.field_size_limit(sys.maxsize)

@@ -22,9 +22,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from labels.store import BATCH, LABELS, Annotation, LabelError, LabelStore, utc_now
-from seeds.comments import comment_id
-from seeds.errors import InputError
+from moderate.labels.store import BATCH, LABELS, Annotation, LabelError, LabelStore, utc_now
+from moderate.seeds.comments import comment_id
+from moderate.seeds.errors import InputError
 
 Record = dict[str, Any]
 # A label decision for a row: 1 or 0, or the reason the row carries no usable label.

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from labels.store import LABELS, Annotation, LabelStore, load_dataset
+from moderate.labels.store import LABELS, Annotation, LabelStore, load_dataset
 
 Vote = int | None
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from labels.rules import RULES, Rule, Vote, combine, conflicts, votes
-from labels.store import LABELS, Annotation, LabelStore, TornRecordWarning, Value
-from seeds.comments import Comment, Thread
-from seeds.readers import detect_format, read_comments, read_threads
+from moderate.labels.rules import RULES, Rule, Vote, combine, conflicts, votes
+from moderate.labels.store import LABELS, Annotation, LabelStore, TornRecordWarning, Value
+from moderate.seeds.comments import Comment, Thread
+from moderate.seeds.readers import detect_format, read_comments, read_threads
 
 Order = Literal["file", "random", "uncertain"]
 ORDERS: tuple[str, ...] = ("file", "random", "uncertain")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
-from labels.store import LABELS, LabelError, LabelStore, load_dataset
+from moderate.labels.store import LABELS, LabelError, LabelStore, load_dataset
 
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 ANSWER_COLUMNS = ["label", "origin", "annotator", "answers", "pos", "neg", "unsure"]

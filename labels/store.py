@@ -25,7 +25,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seeds.comments import Comment
+from moderate.seeds.comments import Comment
 
 if TYPE_CHECKING:
     import pandas as pd

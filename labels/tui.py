@@ -16,8 +16,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from labels.session import Session, Task
-from labels.store import LABELS, Value
+from moderate.labels.session import Session, Task
+from moderate.labels.store import LABELS, Value
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("t", "toggle toxic"),

@@ -28,10 +28,10 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import cross_val_predict
 from sklearn.pipeline import Pipeline
 
-from model import engine
-from model.features import HashedTfidf
-from model.metrics import choose_thresholds, headline_metrics, ranking_problem
-from model.pipeline import (
+from moderate.model import engine
+from moderate.model.features import HashedTfidf
+from moderate.model.metrics import choose_thresholds, headline_metrics, ranking_problem
+from moderate.model.pipeline import (
     FixedLinear,
     ModelConfig,
     OutOfFoldCalibrated,
@@ -40,8 +40,8 @@ from model.pipeline import (
     folds,
     linear_classifier,
 )
-from model.predict import Model
-from model.train import (
+from moderate.model.predict import Model
+from moderate.model.train import (
     Trained,
     TrainingError,
     _check_columns,

@@ -42,14 +42,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from model import second_opinion as second
-from model.engine import SCHEME, FeatureSpec
-from model.predict import Calibration, Model
-from model.second_opinion import Band, Head, SecondOpinion
-from model.semantic import DIM, Identity
+from moderate.model import second_opinion as second
+from moderate.model.engine import SCHEME, FeatureSpec
+from moderate.model.predict import Calibration, Model
+from moderate.model.second_opinion import Band, Head, SecondOpinion
+from moderate.model.semantic import DIM, Identity
 
 if TYPE_CHECKING:
-    from model.train import Trained
+    from moderate.model.train import Trained
 
 MODEL_FILE = "model.json"
 WEIGHTS_FILE = "weights.npz"
@@ -539,9 +539,11 @@ PICKLE_GLOBALS = frozenset(
 def _pickle_global(module: str, name: str) -> Any:
     """The class a pipeline pickle names, if it is one a pipeline can hold; else refuse.
 
-    Allowed: the listed numpy/joblib globals, classes of this project's `model` package,
-    scikit-learn estimators (BaseEstimator subclasses) and its loss classes. Never a
-    function, never a module outside those (refused before it is imported).
+    Allowed: the listed numpy/joblib globals, classes of this project's `moderate.model`
+    package, scikit-learn estimators (BaseEstimator subclasses) and its loss classes. Never
+    a function, never a module outside those (refused before it is imported). Pipelines
+    saved before the stages moved under `moderate` name `model.*`; they load as
+    `moderate.model.*`.
     """
     import importlib
 
@@ -550,7 +552,9 @@ def _pickle_global(module: str, name: str) -> Any:
     refused = pickle.UnpicklingError(
         f"it names {module}.{name}, which no pipeline of this project holds"
     )
-    ours = module == "model" or module.startswith("model.")
+    if module == "model" or module.startswith("model."):
+        module = f"moderate.{module}"
+    ours = module == "moderate.model" or module.startswith("moderate.model.")
     sklearn_module = module.startswith("sklearn.")
     if (module, name) not in PICKLE_GLOBALS and not (
         (ours or sklearn_module) and name.isidentifier() and not name.startswith("__")

@@ -75,8 +75,8 @@ def audit_store(
 
     With `baseline=True` the fast naive baseline gives the probabilities instead.
     """
-    from labels.store import load_dataset
-    from model.evaluate import baseline_factory, config_factory, oof_probabilities
+    from moderate.labels.store import load_dataset
+    from moderate.model.evaluate import baseline_factory, config_factory, oof_probabilities
 
     if not (data_dir / "annotations.jsonl").is_file():
         raise AuditError(f"{data_dir}: no label store here (annotations.jsonl is missing)")

@@ -45,7 +45,7 @@ class Case:
 
 def load_cases() -> list[Case]:
     """The team-written cases shipped in model/data/behaviour.jsonl."""
-    text = (resources.files("model") / "data" / CASES).read_text("utf-8")
+    text = (resources.files("moderate.model") / "data" / CASES).read_text("utf-8")
     cases = []
     for line in text.splitlines():
         if line.strip():

@@ -11,7 +11,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from sklearn.metrics import roc_auc_score
 
-from model.behaviour import Scorer, probabilities
+from moderate.model.behaviour import Scorer, probabilities
 
 TEMPLATES = "identity_templates.jsonl"
 TERMS = "identity_terms.txt"
@@ -66,7 +66,7 @@ def bias_metrics(frame: pd.DataFrame) -> pd.DataFrame:
 
 def identity_cases() -> pd.DataFrame:
     """Every template filled with every identity term: columns text, identity, y."""
-    data = resources.files("model") / "data"
+    data = resources.files("moderate.model") / "data"
     terms = [t.strip() for t in (data / TERMS).read_text("utf-8").splitlines()]
     terms = [t for t in terms if t and not t.startswith("#")]
     rows: list[dict[str, Any]] = []

@@ -37,7 +37,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numpy.typing import NDArray
 
-from model.normalize import _FOLD, LEET, MASKED_LEXICON, MASKS
+from moderate.model.normalize import _FOLD, LEET, MASKED_LEXICON, MASKS
 
 # Bump when hashing or normalisation changes: artifacts record it and a mismatch is refused.
 SCHEME = "moderate-hash-1"

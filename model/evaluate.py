@@ -24,10 +24,10 @@ from sklearn.metrics import (
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from labels.store import LABELS
-from model.behaviour import Scorer, behaviour_results
-from model.bias import run_bias
-from model.metrics import expected_calibration_error, pick_thresholds
+from moderate.labels.store import LABELS
+from moderate.model.behaviour import Scorer, behaviour_results
+from moderate.model.bias import run_bias
+from moderate.model.metrics import expected_calibration_error, pick_thresholds
 
 __all__ = [
     "EvaluationError",
@@ -382,7 +382,7 @@ def _add_in_distribution(
 
 def config_factory(config: Any = None) -> Factory:
     """A factory for the project's pipeline (model.pipeline.build_pipeline) with `config`."""
-    from model.pipeline import ModelConfig, build_pipeline
+    from moderate.model.pipeline import ModelConfig, build_pipeline
 
     chosen = ModelConfig() if config is None else config
     return partial(build_pipeline, chosen)
@@ -408,7 +408,7 @@ def _describe(config: Any) -> str:
         "balance_within_source",
     )
     shown = ", ".join(f"{k}={getattr(config, k)!r}" for k in keys if hasattr(config, k))
-    return f"model.pipeline.build_pipeline({type(config).__name__}({shown}))"
+    return f"moderate.model.pipeline.build_pipeline({type(config).__name__}({shown}))"
 
 
 def _model_meta(model: Scorer | None) -> dict[str, Any]:

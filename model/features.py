@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from model import engine
+from moderate.model import engine
 
 
 def smooth_idf(df: NDArray[np.int64], n_docs: int) -> NDArray[np.float64]:

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labels.importers import FORMATS, import_corpora
-from labels.sources import SOURCE_LICENCES
-from labels.store import LabelStore, load_dataset
-from model.adapt import adapt, public_check
-from model.artifacts import (
+from moderate.labels.importers import FORMATS, import_corpora
+from moderate.labels.sources import SOURCE_LICENCES
+from moderate.labels.store import LabelStore, load_dataset
+from moderate.model.adapt import adapt, public_check
+from moderate.model.artifacts import (
     METADATA_FILE,
     REFERENCE,
     artifact_dir,
@@ -29,23 +29,23 @@ from model.artifacts import (
     trained_on,
     write_second_opinion,
 )
-from model.behaviour import run_behaviour
-from model.evaluate import Report
-from model.evaluate import evaluate as run_evaluation
-from model.outofcore import train_out_of_core
-from model.predict import Model
-from model.report import (
+from moderate.model.behaviour import run_behaviour
+from moderate.model.evaluate import Report
+from moderate.model.evaluate import evaluate as run_evaluation
+from moderate.model.outofcore import train_out_of_core
+from moderate.model.predict import Model
+from moderate.model.report import (
     adaptation_lines,
     render_model_card,
     write_adaptation_report,
     write_report,
 )
-from model.second_opinion import SECOND, SecondOpinion
-from model.second_train import auc, ranked, second_lines, training_rows
-from model.second_train import build as second_build
-from model.second_train import markdown as second_markdown
-from model.semantic import EmbeddingCache, available, installed
-from model.train import (
+from moderate.model.second_opinion import SECOND, SecondOpinion
+from moderate.model.second_train import auc, ranked, second_lines, training_rows
+from moderate.model.second_train import build as second_build
+from moderate.model.second_train import markdown as second_markdown
+from moderate.model.semantic import EmbeddingCache, available, installed
+from moderate.model.train import (
     ModelConfig,
     Trained,
     TrainingError,

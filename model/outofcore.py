@@ -23,22 +23,22 @@ import pandas as pd
 from sklearn.linear_model import SGDClassifier
 from sklearn.pipeline import Pipeline
 
-from model import engine
-from model.features import HashedTfidf, idf_of
-from model.metrics import choose_thresholds, headline_metrics, ranking_problem
-from model.pipeline import (
+from moderate.model import engine
+from moderate.model.features import HashedTfidf, idf_of
+from moderate.model.metrics import choose_thresholds, headline_metrics, ranking_problem
+from moderate.model.pipeline import (
     ModelConfig,
     OutOfFoldCalibrated,
     PlattCalibrator,
     featurizer,
     round_to_float32,
 )
-from model.train import Trained, TrainingError, label_problem, outcome
+from moderate.model.train import Trained, TrainingError, label_problem, outcome
 
 
 def _store_labels(root: Path, labels: Sequence[str]) -> dict[str, dict[str, float]]:
     """Majority label per comment from the store's annotations (texts are not read)."""
-    from labels.store import LabelStore, majority, origin_matches
+    from moderate.labels.store import LabelStore, majority, origin_matches
 
     votes: dict[str, dict[str, list[int]]] = {}
     for annotation in LabelStore(root).latest().values():
@@ -59,7 +59,7 @@ def _store_labels(root: Path, labels: Sequence[str]) -> dict[str, dict[str, floa
 
 
 def _store_chunks(root: Path, config: ModelConfig) -> Iterator[pd.DataFrame]:
-    from labels.store import LabelStore
+    from moderate.labels.store import LabelStore
 
     decided = _store_labels(root, config.labels)
     comments = (c for c in LabelStore(root).comments() if c["id"] in decided)

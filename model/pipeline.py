@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
-from model.features import HashedTfidf
+from moderate.model.features import HashedTfidf
 
 
 class ConfigError(ValueError):

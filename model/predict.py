@@ -23,8 +23,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from model import engine
-from model.second_opinion import NGRAMS, SECOND, SecondOpinion, SecondOpinionError
+from moderate.model import engine
+from moderate.model.second_opinion import NGRAMS, SECOND, SecondOpinion, SecondOpinionError
 
 Decision = Literal["allow", "review", "block"]
 DECISIONS: tuple[Decision, ...] = ("allow", "review", "block")

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from model.engine import SCHEME
+from moderate.model.engine import SCHEME
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from model.evaluate import Report
+    from moderate.model.evaluate import Report
 
 COLOURS = {"model": "tab:blue", "baseline": "tab:gray"}
 # Bias AUCs under this are called out in the model card as a known limit.

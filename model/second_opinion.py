@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from model.semantic import DIM, Encoder, EncoderError, Identity, installed
+from moderate.model.semantic import DIM, Encoder, EncoderError, Identity, installed
 
 if TYPE_CHECKING:
-    from model.predict import Calibration
+    from moderate.model.predict import Calibration
 
 FILE = "second_opinion.json"
 ARRAYS = "second_opinion.npz"

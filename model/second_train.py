@@ -26,10 +26,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from model.pipeline import ModelConfig, calibration_method, fit_calibrator
-from model.predict import Calibration, Model, calibration_of
-from model.second_opinion import Band, Head, SecondOpinion
-from model.semantic import DIM, Identity
+from moderate.model.pipeline import ModelConfig, calibration_method, fit_calibrator
+from moderate.model.predict import Calibration, Model, calibration_of
+from moderate.model.second_opinion import Band, Head, SecondOpinion
+from moderate.model.semantic import DIM, Identity
 
 Floats = NDArray[np.float64]
 # The heads tried, chosen with the band leave-one-source-out: the regularisation (the

@@ -23,10 +23,10 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import cross_val_predict, train_test_split
 from sklearn.pipeline import Pipeline
 
-from model import engine
-from model.features import idf_of
-from model.metrics import choose_thresholds, headline_metrics, ranking_problem
-from model.pipeline import (
+from moderate.model import engine
+from moderate.model.features import idf_of
+from moderate.model.metrics import choose_thresholds, headline_metrics, ranking_problem
+from moderate.model.pipeline import (
     ConfigError,
     ModelConfig,
     calibrated,
@@ -34,7 +34,7 @@ from model.pipeline import (
     folds,
     linear_classifier,
 )
-from model.second_opinion import SecondOpinion
+from moderate.model.second_opinion import SecondOpinion
 
 __all__ = [
     "ConfigError",

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 def asgi_app() -> FastAPI:
     """App factory for uvicorn (each worker process builds its app from the environment)."""
+    from moderate.service.app import create_app
     from moderate.settings import load_settings
-    from service.app import create_app
 
     return create_app(load_settings())
 

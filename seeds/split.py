@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from seeds.comments import Comment, Thread, comment_id
+from moderate.seeds.comments import Comment, Thread, comment_id
 
 Role = Literal["title", "article", "boilerplate", "meta", "comment"]
 

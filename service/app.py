@@ -20,14 +20,13 @@ from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import JSONResponse, Response
 
-from model.predict import Model, Scored
-from moderate.settings import Settings
-from seeds.comments import comment_id
-from seeds.split import split_thread
-from service.batcher import Batcher
-from service.errors import ServerErrors, validation_error
-from service.holder import ModelHolder, ReloadRefused
-from service.limits import (
+from moderate.model.predict import Model, Scored
+from moderate.seeds.comments import comment_id
+from moderate.seeds.split import split_thread
+from moderate.service.batcher import Batcher
+from moderate.service.errors import ServerErrors, validation_error
+from moderate.service.holder import ModelHolder, ReloadRefused
+from moderate.service.limits import (
     BodyLimitMiddleware,
     check_comments,
     check_explain,
@@ -35,9 +34,9 @@ from service.limits import (
     key_matches,
     read_keys,
 )
-from service.metrics import Metrics, MetricsMiddleware
-from service.review.queue import Queue
-from service.schemas import (
+from moderate.service.metrics import Metrics, MetricsMiddleware
+from moderate.service.review.queue import Queue
+from moderate.service.schemas import (
     ErrorBody,
     Health,
     ModelInfo,
@@ -51,6 +50,7 @@ from service.schemas import (
     ThreadRequest,
     ThreadResponse,
 )
+from moderate.settings import Settings
 
 log = logging.getLogger("moderate.service")
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
@@ -188,7 +188,7 @@ def _enqueue(
 ) -> int:
     """Put the review band in the moderators' queue (with the second opinion's n-gram
     scores and deciders when it was asked); 403 unless the server allows it."""
-    from service.review.queue import NewItem
+    from moderate.service.review.queue import NewItem
 
     if not state.settings.review_api_queue:
         raise HTTPException(403, {"error": "queueing is off (MODERATE_REVIEW_API_QUEUE=true)"})

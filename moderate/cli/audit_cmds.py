@@ -39,8 +39,8 @@ def audit(
 
     Example: moderate labels audit --data build/corpora-store --top 30 --label toxic
     """
-    from labels.store import LABELS
-    from model.audit import AuditError, audit_store
+    from moderate.labels.store import LABELS
+    from moderate.model.audit import AuditError, audit_store
 
     if label is not None and label not in LABELS:
         fail(f"unknown label {label!r}; expected one of {', '.join(LABELS)}")

@@ -13,9 +13,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from labels import rules as labelling_functions
-from labels import tui
-from labels.session import (
+from moderate.cli.common import err_console, fail
+from moderate.labels import rules as labelling_functions
+from moderate.labels import tui
+from moderate.labels.session import (
     ORDERS,
     Scorer,
     Session,
@@ -23,11 +24,10 @@ from labels.session import (
     guideline_summaries,
     ingest,
 )
-from labels.session import pick as pick_comments
-from labels.store import LABELS, LabelError, LabelStore, TornRecordWarning
-from moderate.cli.common import err_console, fail
+from moderate.labels.session import pick as pick_comments
+from moderate.labels.store import LABELS, LabelError, LabelStore, TornRecordWarning
+from moderate.seeds.errors import InputError
 from moderate.settings import load_settings
-from seeds.errors import InputError
 
 DataOption = Annotated[
     Path | None, typer.Option("--data", help="Dataset directory [default: MODERATE_DATA_DIR]")
@@ -224,7 +224,7 @@ def load_scorer(
     without a usable model) and why it is off."""
     try:
         # Imported here, not at the top: labelling works before any model code or model exists.
-        artifacts = importlib.import_module("model.artifacts")
+        artifacts = importlib.import_module("moderate.model.artifacts")
         model = artifacts.load(artifacts.in_use(artifacts_dir, reference))
     except Exception as exc:  # a model that does not load must not stop the labelling
         return None, f"model suggestions off: {exc}"

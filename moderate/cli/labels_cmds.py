@@ -13,12 +13,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from labels import importers
-from labels.store import LabelError, LabelStore, TornRecordWarning, parse_value
 from moderate.cli import audit_cmds, label_session_cmds
 from moderate.cli.common import err_console, fail
+from moderate.labels import importers
+from moderate.labels.store import LabelError, LabelStore, TornRecordWarning, parse_value
+from moderate.seeds.errors import InputError
 from moderate.settings import load_settings
-from seeds.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -215,7 +215,7 @@ def register(app: typer.Typer) -> None:
 
         Example: moderate labels add seeds/threads/*.txt
         """
-        from labels.session import ingest
+        from moderate.labels.session import ingest
 
         with _user_errors():
             found = ingest(paths, LabelStore(_data(data)))
@@ -234,7 +234,7 @@ def register(app: typer.Typer) -> None:
 
         Example: moderate labels stats --data build/corpora-store
         """
-        from labels import stats
+        from moderate.labels import stats
 
         root = _data(data)
         with _user_errors():
@@ -255,7 +255,7 @@ def register(app: typer.Typer) -> None:
 
         Example: moderate labels agree ana ben
         """
-        from labels import stats
+        from moderate.labels import stats
 
         with _user_errors():
             frame = stats.agreement(_data(data), annotators or None)
@@ -270,7 +270,7 @@ def register(app: typer.Typer) -> None:
 
         Example: moderate labels merge build/labelling/ana build/labelling/ben
         """
-        from labels.store import merge_stores
+        from moderate.labels.store import merge_stores
 
         target = LabelStore(_data(data))
         with _user_errors():
@@ -296,7 +296,7 @@ def register(app: typer.Typer) -> None:
 
         Example: moderate labels export --format parquet -o build/dataset.parquet
         """
-        from labels import stats
+        from moderate.labels import stats
 
         with _user_errors():
             rows = stats.export_dataset(_data(data), output, fmt, _split(origins))
@@ -309,7 +309,7 @@ def register(app: typer.Typer) -> None:
 def _set_batch(store: LabelStore, batch: Path, annotator: str) -> list[Any]:
     import sys
 
-    from labels.store import parse_answer_lines
+    from moderate.labels.store import parse_answer_lines
 
     if str(batch) == "-":
         return store.set_many(parse_answer_lines(sys.stdin, "<stdin>"), annotator)

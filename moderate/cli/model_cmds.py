@@ -14,19 +14,19 @@ DEFAULT_SCRATCH = Path("build/corpora-store")
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
-    from model.artifacts import ArtifactError
-    from model.semantic import EncoderError
-    from model.train import ConfigError, TrainingError
+    from moderate.model.artifacts import ArtifactError
+    from moderate.model.semantic import EncoderError
+    from moderate.model.train import ConfigError, TrainingError
 
     errors: list[type[Exception]] = [ArtifactError, ConfigError, EncoderError, TrainingError]
     try:
-        from model.evaluate import EvaluationError
+        from moderate.model.evaluate import EvaluationError
 
         errors.append(EvaluationError)
     except ImportError:
         pass
     try:
-        from labels.store import LabelError
+        from moderate.labels.store import LabelError
 
         errors.append(LabelError)
     except ImportError:
@@ -88,8 +88,8 @@ def register(app: typer.Typer) -> None:
 
         Example: moderate train --data labels/data --from scratch
         """
-        from model.artifacts import REFERENCE
-        from model.jobs import load_config, train_store
+        from moderate.model.artifacts import REFERENCE
+        from moderate.model.jobs import load_config, train_store
 
         settings = load_settings()
         # Out-of-core training streams a store of any size: always from scratch.
@@ -136,8 +136,8 @@ def register(app: typer.Typer) -> None:
 
         Example: moderate train-corpora ../shared/corpora --team labels/data
         """
-        from model.jobs import load_config
-        from model.jobs import train_corpora as run
+        from moderate.model.jobs import load_config
+        from moderate.model.jobs import train_corpora as run
 
         settings = load_settings()
         try:
@@ -171,8 +171,8 @@ def register(app: typer.Typer) -> None:
 
         Example: moderate reference-model ../shared/corpora --team labels/data
         """
-        from model.artifacts import REFERENCE
-        from model.jobs import build_reference
+        from moderate.model.artifacts import REFERENCE
+        from moderate.model.jobs import build_reference
 
         try:
             result = build_reference(corpora_dir, team, out or REFERENCE, work)
@@ -208,8 +208,8 @@ def register(app: typer.Typer) -> None:
 
         Example: moderate second-opinion ../shared/corpora --team labels/data
         """
-        from model.artifacts import REFERENCE
-        from model.jobs import second_opinion_job
+        from moderate.model.artifacts import REFERENCE
+        from moderate.model.jobs import second_opinion_job
 
         try:
             metadata = second_opinion_job(
@@ -237,8 +237,8 @@ def register(app: typer.Typer) -> None:
 
         Example: moderate evaluate --data labels/data --model model/artifacts/current
         """
-        from model.artifacts import in_use
-        from model.jobs import evaluate_store
+        from moderate.model.artifacts import in_use
+        from moderate.model.jobs import evaluate_store
 
         settings = load_settings()
         try:

@@ -60,9 +60,9 @@ def serve(
         return
     import uvicorn
 
-    from service.limits import KeyConfigError, read_key_names
-    from service.review.app import create_review_app
-    from service.review.queue import QueueError
+    from moderate.service.limits import KeyConfigError, read_key_names
+    from moderate.service.review.app import create_review_app
+    from moderate.service.review.queue import QueueError
 
     settings = _settings()
     bind = host or settings.review_host
@@ -120,12 +120,12 @@ def add(
 
     Example: moderate review add build/scored.csv seeds/threads/*.txt --band review,block
     """
-    from model.artifacts import ArtifactError
-    from model.second_opinion import SecondOpinionError
-    from seeds.errors import InputError
-    from seeds.readers import FORMATS
-    from service.review.feed import add_inputs, check_bands, scored_columns
-    from service.review.queue import Queue, QueueError
+    from moderate.model.artifacts import ArtifactError
+    from moderate.model.second_opinion import SecondOpinionError
+    from moderate.seeds.errors import InputError
+    from moderate.seeds.readers import FORMATS
+    from moderate.service.review.feed import add_inputs, check_bands, scored_columns
+    from moderate.service.review.queue import Queue, QueueError
 
     if fmt is not None and fmt not in FORMATS:
         fail(f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}")
@@ -176,7 +176,7 @@ def export(
 
     Example: moderate review export -o build/decisions.jsonl --since 2026-12-01T09:00:00Z
     """
-    from service.review.queue import Queue, QueueError
+    from moderate.service.review.queue import Queue, QueueError
 
     suffix = output.suffix.lower()
     if suffix not in (".jsonl", ".csv"):
@@ -196,7 +196,7 @@ def _render(rows: list[dict[str, object]], suffix: str) -> str:
     if suffix == ".jsonl":
         return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     buffer = io.StringIO()
-    from labels.store import LABELS
+    from moderate.labels.store import LABELS
 
     fields = ["id", "source_id", "thread", "decision", *LABELS, "moderator", "time"]
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")

@@ -14,9 +14,9 @@ from typing import IO, Annotated, Any
 import typer
 
 from moderate.cli.common import err_console, fail
-from seeds.errors import InputError
-from seeds.readers import FORMATS, ReadStats, read_comments, read_threads
-from service.writers import OutputError, ensure_parent, partial_path
+from moderate.seeds.errors import InputError
+from moderate.seeds.readers import FORMATS, ReadStats, read_comments, read_threads
+from moderate.service.writers import OutputError, ensure_parent, partial_path
 
 
 class OnErrorChoice(StrEnum):

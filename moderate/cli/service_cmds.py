@@ -35,7 +35,7 @@ class OnError(StrEnum):
 def _model_path(settings: Settings, model: Path | None) -> Path:
     """The artifact to use: --model, else MODERATE_MODEL_PATH, else artifacts_dir/current,
     else the shipped reference model."""
-    from model.artifacts import in_use
+    from moderate.model.artifacts import in_use
 
     chosen = model or settings.model_path
     if chosen is not None:
@@ -69,8 +69,8 @@ def serve(
     """
     from pydantic import ValidationError
 
-    from model.artifacts import ArtifactError, load
-    from service.limits import KeyConfigError, read_keys
+    from moderate.model.artifacts import ArtifactError, load
+    from moderate.service.limits import KeyConfigError, read_keys
 
     overrides = {"HOST": host, "PORT": port, "WORKERS": workers, "MODEL_PATH": model}
     for key, value in overrides.items():
@@ -129,11 +129,11 @@ def score(
 
     Example: moderate score dump.jsonl.gz -o build/scored.parquet --on-error skip
     """
-    from model.artifacts import ArtifactError
-    from seeds.errors import InputError
-    from seeds.readers import FORMATS
-    from service.batch import BatchError, score_files
-    from service.writers import OutputError
+    from moderate.model.artifacts import ArtifactError
+    from moderate.seeds.errors import InputError
+    from moderate.seeds.readers import FORMATS
+    from moderate.service.batch import BatchError, score_files
+    from moderate.service.writers import OutputError
 
     if fmt is not None and fmt not in FORMATS:
         fail(f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}")
@@ -167,7 +167,9 @@ def score(
 
 
 def run(
-    threads: Annotated[list[Path] | None, typer.Argument(help="Thread pages.")] = None,
+    threads: Annotated[
+        list[Path] | None, typer.Argument(help="Thread pages [default: the shipped seed threads].")
+    ] = None,
     output: Annotated[Path, typer.Option("--output", "-o")] = Path("build/seeds-scored.csv"),
 ) -> None:
     """The main job: score the seed threads with the model in use, show and save them.
@@ -176,12 +178,13 @@ def run(
 
     Example: moderate run seeds/threads/*.txt -o build/seeds-scored.csv
     """
-    from model.artifacts import ArtifactError
-    from seeds.errors import InputError
-    from service.run import run_seeds
+    from moderate.model.artifacts import ArtifactError
+    from moderate.seeds import seed_threads
+    from moderate.seeds.errors import InputError
+    from moderate.service.run import run_seeds
 
     settings = load_settings()
-    pages = threads or sorted(Path("seeds/threads").glob("*.txt"))
+    pages = threads or seed_threads()
     try:
         result = run_seeds(
             pages, output, artifacts_dir=settings.artifacts_dir, reference=settings.reference_model

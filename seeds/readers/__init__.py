@@ -11,10 +11,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO
 
-from seeds.comments import Comment, Thread
-from seeds.errors import InputError
-from seeds.readers.context import FileContext, FileCounts, OnError, ReadStats, Rejects
-from seeds.readers.source import (
+from moderate.seeds.comments import Comment, Thread
+from moderate.seeds.errors import InputError
+from moderate.seeds.readers.context import FileContext, FileCounts, OnError, ReadStats, Rejects
+from moderate.seeds.readers.source import (
     BINARY,
     FORMATS,
     detect_format,
@@ -26,9 +26,9 @@ from seeds.readers.source import (
     replace_counter,
     source_name,
 )
-from seeds.readers.tabular import read_csv, read_jsonl, read_parquet
-from seeds.readers.xmldump import read_disqus, read_wxr
-from seeds.split import split_thread
+from moderate.seeds.readers.tabular import read_csv, read_jsonl, read_parquet
+from moderate.seeds.readers.xmldump import read_disqus, read_wxr
+from moderate.seeds.split import split_thread
 
 __all__ = [
     "FORMATS",

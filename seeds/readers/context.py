@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from seeds.comments import Comment, comment_id
-from seeds.errors import InputError
-from seeds.readers.source import open_bytes
+from moderate.seeds.comments import Comment, comment_id
+from moderate.seeds.errors import InputError
+from moderate.seeds.readers.source import open_bytes
 
 OnError = Literal["raise", "skip"]
 

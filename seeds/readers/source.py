@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, cast
 
-from seeds.errors import InputError
+from moderate.seeds.errors import InputError
 
 STDIN = "-"
 FORMATS = ("thread", "jsonl", "csv", "tsv", "parquet", "disqus", "wxr")

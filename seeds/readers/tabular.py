@@ -15,8 +15,8 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from seeds.comments import Comment
-from seeds.readers.context import (
+from moderate.seeds.comments import Comment
+from moderate.seeds.readers.context import (
     AUTHOR_FIELDS,
     CREATED_FIELDS,
     ID_FIELDS,
@@ -30,7 +30,7 @@ from seeds.readers.context import (
     find_field,
     missing_text_field,
 )
-from seeds.readers.source import is_gzip, open_text
+from moderate.seeds.readers.source import is_gzip, open_text
 
 # Reddit/Pushshift keep deleted comments as placeholders; they are not reader text.
 DELETED = frozenset({"[deleted]", "[removed]"})

@@ -20,10 +20,10 @@ from xml.sax.xmlreader import AttributesNSImpl, Locator
 import defusedxml.sax
 from defusedxml import DefusedXmlException
 
-from seeds.comments import Comment
-from seeds.readers.context import FileContext, as_id
-from seeds.readers.htmltext import html_to_text
-from seeds.readers.source import declared_encoding
+from moderate.seeds.comments import Comment
+from moderate.seeds.readers.context import FileContext, as_id
+from moderate.seeds.readers.htmltext import html_to_text
+from moderate.seeds.readers.source import declared_encoding
 
 CHUNK_CHARS = 1 << 14
 WP_NAMESPACE = "http://wordpress.org/export/"

@@ -33,14 +33,13 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from labels.store import LABELS, LabelStore
-from model.artifacts import ArtifactError, in_use, load, read_metadata
-from model.predict import Model
-from moderate.settings import Settings
-from service.errors import ServerErrors, validation_error
-from service.limits import BodyLimitMiddleware, key_matches, read_key_names
-from service.review.feed import spans_of
-from service.review.queue import (
+from moderate.labels.store import LABELS, LabelStore
+from moderate.model.artifacts import ArtifactError, in_use, load, read_metadata
+from moderate.model.predict import Model
+from moderate.service.errors import ServerErrors, validation_error
+from moderate.service.limits import BodyLimitMiddleware, key_matches, read_key_names
+from moderate.service.review.feed import spans_of
+from moderate.service.review.queue import (
     BANDS,
     SORTS,
     STATES,
@@ -50,6 +49,7 @@ from service.review.queue import (
     Queue,
     QueueError,
 )
+from moderate.settings import Settings
 
 log = logging.getLogger("moderate.review")
 HERE = Path(__file__).resolve().parent

@@ -26,15 +26,15 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from labels.store import LABELS
-from model.artifacts import load
-from model.predict import Judged, Model
-from model.second_opinion import NGRAMS, SECOND, SecondOpinionError
-from seeds.comments import Comment
-from seeds.errors import InputError
-from seeds.readers import detect_format, is_stream, read_comments, read_threads
-from service.review.queue import BANDS, NewItem, Queue
-from service.writers import FORMATS, read_output
+from moderate.labels.store import LABELS
+from moderate.model.artifacts import load
+from moderate.model.predict import Judged, Model
+from moderate.model.second_opinion import NGRAMS, SECOND, SecondOpinionError
+from moderate.seeds.comments import Comment
+from moderate.seeds.errors import InputError
+from moderate.seeds.readers import detect_format, is_stream, read_comments, read_threads
+from moderate.service.review.queue import BANDS, NewItem, Queue
+from moderate.service.writers import FORMATS, read_output
 
 BATCH = 8000
 TOP_SPANS = 5

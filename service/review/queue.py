@@ -34,7 +34,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
-from labels.store import LABELS, Annotation, LabelStore, Value
+from moderate.labels.store import LABELS, Annotation, LabelStore, Value
 
 State = Literal["pending", "approved", "rejected"]
 STATES: tuple[str, ...] = ("pending", "approved", "rejected")

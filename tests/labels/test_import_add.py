@@ -7,9 +7,9 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from labels.session import ingest
-from labels.store import LabelStore, load_dataset
 from moderate.cli import labels_cmds
+from moderate.labels.session import ingest
+from moderate.labels.store import LabelStore, load_dataset
 
 
 def dump(tmp_path: Path) -> Path:

@@ -8,10 +8,16 @@ from typing import Any
 
 import pytest
 
-from labels.importers import FORMATS, ImportReport, corpus_files, import_corpora, import_file
-from labels.store import LabelError, LabelStore, load_dataset
-from seeds.comments import comment_id
-from seeds.errors import InputError
+from moderate.labels.importers import (
+    FORMATS,
+    ImportReport,
+    corpus_files,
+    import_corpora,
+    import_file,
+)
+from moderate.labels.store import LabelError, LabelStore, load_dataset
+from moderate.seeds.comments import comment_id
+from moderate.seeds.errors import InputError
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import typer
 
-from labels.session import SessionError, pick
-from labels.store import Annotation, LabelError, LabelStore, load_dataset, merge_stores
+from moderate.labels.session import SessionError, pick
+from moderate.labels.store import Annotation, LabelError, LabelStore, load_dataset, merge_stores
 from tests.labels.cli import run
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from labels.rules import RULES, analyse, apply, combine, report, votes
-from labels.store import Annotation, LabelStore, load_dataset
 from moderate.cli import build_app
+from moderate.labels.rules import RULES, analyse, apply, combine, report, votes
+from moderate.labels.store import Annotation, LabelStore, load_dataset
 
 NEUTRAL = "The convoy left the city in October, according to the report."
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from labels.stats import agreement, answer_counts, class_balance, export_dataset
-from labels.store import Annotation, LabelError, LabelStore
+from moderate.labels.stats import agreement, answer_counts, class_balance, export_dataset
+from moderate.labels.store import Annotation, LabelError, LabelStore
 
 T = "2026-01-01T00:00:00Z"
 

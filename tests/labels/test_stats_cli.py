@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import typer
 
-from labels.store import Annotation, LabelStore
+from moderate.labels.store import Annotation, LabelStore
 from tests.labels.cli import run
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from labels.store import (
+from moderate.labels.store import (
     Annotation,
     LabelError,
     LabelStore,
@@ -23,7 +23,7 @@ from labels.store import (
     load_dataset,
     parse_value,
 )
-from seeds.comments import Comment, comment_id
+from moderate.seeds.comments import Comment, comment_id
 
 
 def comment(text: str, thread: str = "t1", position: int = 0) -> Comment:
@@ -174,7 +174,7 @@ def test_two_processes_annotating_at_once_lose_nothing(tmp_path: Path) -> None:
 WRITER = """
 import sys
 from pathlib import Path
-from labels.store import Annotation, LabelStore
+from moderate.labels.store import Annotation, LabelStore
 store = LabelStore(Path(sys.argv[1]))
 i = 0
 while True:

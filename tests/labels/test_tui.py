@@ -12,9 +12,9 @@ import pexpect
 import pytest
 from typer.testing import CliRunner
 
-from labels.store import LabelStore, TornRecordWarning
 from moderate.cli import build_app
 from moderate.cli.label_session_cmds import load_scorer
+from moderate.labels.store import LabelStore, TornRecordWarning
 
 # Each test starts the real CLI (a few seconds of imports) on a pseudo-terminal.
 pytestmark = pytest.mark.slow

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from labels import tui
-from labels.session import Session, SessionError, guideline_summaries, ingest
-from labels.store import LABELS, Annotation, LabelStore
+from moderate.labels import tui
+from moderate.labels.session import Session, SessionError, guideline_summaries, ingest
+from moderate.labels.store import LABELS, Annotation, LabelStore
 
 TEXTS = [
     "First!",

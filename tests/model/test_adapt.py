@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.adapt import adapt, offsets
-from model.artifacts import ArtifactError, load, publish, save, trained_on
-from model.metrics import ranking_problem
-from model.pipeline import ModelConfig, PlattCalibrator
-from model.predict import Model
-from model.train import TrainingError, train
+from moderate.model.adapt import adapt, offsets
+from moderate.model.artifacts import ArtifactError, load, publish, save, trained_on
+from moderate.model.metrics import ranking_problem
+from moderate.model.pipeline import ModelConfig, PlattCalibrator
+from moderate.model.predict import Model
+from moderate.model.train import TrainingError, train
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "model" / "comments.jsonl"
 FAST = ModelConfig(grid_C=(1.0,), grid_min_df=(1,), adapt_grid_C=(0.5, 4.0), folds=3)
@@ -87,7 +87,7 @@ def test_the_adapted_model_is_one_linear_model_in_the_reference_space(adapted: t
 def test_an_adapted_artifact_saves_loads_and_keeps_its_pipelines(
     adapted: tuple, reference: Path, tmp_path: Path
 ) -> None:
-    from model.artifacts import load_pipelines
+    from moderate.model.artifacts import load_pipelines
 
     trained = adapt(team_labels(), load(reference), FAST)
     path = save(trained, tmp_path / "artifacts")
@@ -172,7 +172,7 @@ def test_an_artifact_with_a_decreasing_calibration_is_refused(
     description = json.loads((shipped / "model.json").read_text())
     description["calibration"]["toxic"] = {"kind": "sigmoid", "a": -1.5, "b": 0.0}
     (shipped / "model.json").write_text(json.dumps(description))
-    from model.artifacts import HASH_FILE, sha256_of
+    from moderate.model.artifacts import HASH_FILE, sha256_of
 
     sums = (shipped / HASH_FILE).read_text().splitlines()
     fixed = [

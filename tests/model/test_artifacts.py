@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from model.artifacts import (
+from moderate.model.artifacts import (
     CURRENT,
     HASH_FILE,
     METADATA_FILE,
@@ -22,9 +22,9 @@ from model.artifacts import (
     save,
     sha256_of,
 )
-from model.pipeline import ModelConfig
-from model.predict import Model
-from model.train import Trained, train
+from moderate.model.pipeline import ModelConfig
+from moderate.model.predict import Model
+from moderate.model.train import Trained, train
 
 FAST = ModelConfig(grid_C=(1.0,), grid_min_df=(1,))
 TEXTS = ["you pathetic idiot", "thanks for the article", "5G towers spread the virus"]
@@ -183,7 +183,7 @@ def test_a_crafted_pipeline_with_matching_sums_runs_nothing(
 ) -> None:
     import os
 
-    from model import artifacts
+    from moderate.model import artifacts
 
     folder = save(trained, tmp_path / "artifacts")
     marker = tmp_path / "ran"
@@ -197,6 +197,38 @@ def test_a_crafted_pipeline_with_matching_sums_runs_nothing(
         load_pipelines(folder)
     assert not marker.exists()
     assert load(folder).score(TEXTS)  # scoring never reads the pickle
+
+
+def test_a_pipeline_saved_before_the_stages_moved_under_moderate_still_loads(
+    trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Artifacts trained before the rename pickled their classes as model.features.X."""
+    import sys
+
+    import joblib
+
+    folder = save(trained, tmp_path)
+    payload = joblib.load(folder / PIPELINE_FILE)  # the file this test just wrote
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moderate.model"):
+            old = name.removeprefix("moderate.")
+            monkeypatch.setitem(sys.modules, old, module)
+            for value in list(vars(module).values()):
+                if isinstance(value, type) and value.__module__ == name:
+                    monkeypatch.setattr(value, "__module__", old)
+    joblib.dump(payload, folder / PIPELINE_FILE)
+    monkeypatch.undo()
+    raw = (folder / PIPELINE_FILE).read_bytes()
+    assert b"model.features" in raw and b"moderate.model" not in raw
+    lines = (folder / HASH_FILE).read_text().splitlines()
+    digest = sha256_of(folder / PIPELINE_FILE)
+    fixed = [f"{digest}  {PIPELINE_FILE}" if PIPELINE_FILE in line else line for line in lines]
+    (folder / HASH_FILE).write_text("\n".join(fixed) + "\n")
+    pipelines = load_pipelines(folder)
+    p = pipelines["toxic"].predict_proba(TEXTS)[:, 1]
+    assert p.tolist() == pytest.approx(
+        load(folder).probabilities(TEXTS)["toxic"].tolist(), abs=1e-9
+    )
 
 
 def test_a_damaged_pipeline_says_so_in_one_line(trained: Trained, tmp_path: Path) -> None:

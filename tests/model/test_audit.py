@@ -9,10 +9,10 @@ import pandas as pd
 import typer
 from typer.testing import CliRunner
 
-from labels.store import Annotation, LabelStore
-from model.audit import audit
-from model.evaluate import oof_probabilities
 from moderate.cli.audit_cmds import register_audit
+from moderate.labels.store import Annotation, LabelStore
+from moderate.model.audit import audit
+from moderate.model.evaluate import oof_probabilities
 from tests.model.test_evaluate import INSULTS, PLAIN, counts_factory
 
 FLIPPED = [f"c{i:03d}" for i in range(0, 200, 20)]

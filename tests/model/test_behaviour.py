@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from model.behaviour import Case, load_cases, run_behaviour
-from model.bias import run_bias
-from model.predict import Model
+from moderate.model.behaviour import Case, load_cases, run_behaviour
+from moderate.model.bias import run_bias
+from moderate.model.predict import Model
 
 # The capabilities the team's suite must cover, each with at least 20 cases.
 REQUIRED = {
@@ -111,7 +111,7 @@ BPSN_FLOOR = 0.85  # [lowest 0.90: transgender, muslim]
 @pytest.fixture(scope="module")
 def reference() -> Model:
     """The shipped reference model (model/reference; `make reference-model` rebuilds it)."""
-    from model.artifacts import REFERENCE, load
+    from moderate.model.artifacts import REFERENCE, load
 
     return load(REFERENCE)
 

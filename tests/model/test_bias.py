@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.bias import bias_metrics, bnsp_auc, bpsn_auc, identity_cases, run_bias, subgroup_auc
+from moderate.model.bias import (
+    bias_metrics,
+    bnsp_auc,
+    bpsn_auc,
+    identity_cases,
+    run_bias,
+    subgroup_auc,
+)
 
 # Identity A: benign comments at 0.8 and 0.3, a toxic one at 0.9.
 # Identity B: benign comments at 0.1 and 0.2, toxic ones at 0.7 and 0.5.

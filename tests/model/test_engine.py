@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import CountVectorizer
 
-from model import engine
-from model.normalize import normalize, normalize_spans
-from model.pipeline import ModelConfig
-from model.predict import Model
-from model.train import train
+from moderate.model import engine
+from moderate.model.normalize import normalize, normalize_spans
+from moderate.model.pipeline import ModelConfig
+from moderate.model.predict import Model
+from moderate.model.train import train
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "model" / "comments.jsonl"
 FAST = ModelConfig(grid_C=(1.0,), grid_min_df=(1,), grid_char=(True,))

@@ -12,7 +12,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from model.evaluate import (
+from moderate.model.evaluate import (
     EvaluationError,
     Report,
     baseline_factory,
@@ -21,7 +21,7 @@ from model.evaluate import (
     label_metrics,
     oof_probabilities,
 )
-from model.report import render_markdown, write_report
+from moderate.model.report import render_markdown, write_report
 
 INSULTS = ["idiot", "moron", "stupid", "loser", "pathetic", "disgusting", "clown", "fool"]
 PLAIN = [

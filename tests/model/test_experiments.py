@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.experiments import balanced_weights, baseline_loso, features, loso, summary
-from model.pipeline import ModelConfig
+from moderate.model.experiments import balanced_weights, baseline_loso, features, loso, summary
+from moderate.model.pipeline import ModelConfig
 from tests.model.test_evaluate import synthetic_dataset
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from model.experiments_semantic import band, cascade, sample, standardised
+from moderate.model.experiments_semantic import band, cascade, sample, standardised
 
 
 def test_the_band_is_each_sources_share_nearest_the_boundary() -> None:

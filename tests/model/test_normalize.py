@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.normalize import normalize, normalize_spans, normalize_with_offsets
+from moderate.model.normalize import normalize, normalize_spans, normalize_with_offsets
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.artifacts import load, save
-from model.outofcore import train_out_of_core
-from model.pipeline import ModelConfig
-from model.predict import Model, decide
-from model.train import Trained, train
+from moderate.model.artifacts import load, save
+from moderate.model.outofcore import train_out_of_core
+from moderate.model.pipeline import ModelConfig
+from moderate.model.predict import Model, decide
+from moderate.model.train import Trained, train
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "model" / "comments.jsonl"
 FAST = ModelConfig(grid_C=(1.0,), grid_min_df=(1,), grid_char=(True,))  # word + char features

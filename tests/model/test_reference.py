@@ -8,10 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labels.sources import SOURCE_LICENCES
-from labels.store import load_dataset
-from model.artifacts import HASH_FILE, REFERENCE, load, sha256_of, trained_on, write_portable
-from model.predict import Model
+from moderate.labels.sources import SOURCE_LICENCES
+from moderate.labels.store import load_dataset
+from moderate.model.artifacts import (
+    HASH_FILE,
+    REFERENCE,
+    load,
+    sha256_of,
+    trained_on,
+    write_portable,
+)
+from moderate.model.predict import Model
 from tests.conftest import CORPORA
 from tests.encoder import needs_encoder
 
@@ -58,7 +65,7 @@ def test_it_ranks_the_seed_threads_it_never_saw() -> None:
 
 
 def test_it_carries_a_second_opinion_with_the_pinned_encoder_and_says_so() -> None:
-    from model.semantic import PINNED, Identity
+    from moderate.model.semantic import PINNED, Identity
 
     second = load(REFERENCE).second
     assert second is not None
@@ -93,8 +100,8 @@ def test_its_second_opinion_runs_and_ranks_the_seed_conspiracy_better() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_the_reference_model_rebuilds_to_the_same_weights(tmp_path: Path) -> None:
-    from model.jobs import _trained_on, corpora_dataset
-    from model.train import ModelConfig, train
+    from moderate.model.jobs import _trained_on, corpora_dataset
+    from moderate.model.train import ModelConfig, train
 
     dataset, _ = corpora_dataset(CORPORA, tmp_path / "store", TEAM)
     trained = train(dataset, ModelConfig())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from model.evaluate import evaluate
-from model.report import write_report
+from moderate.model.evaluate import evaluate
+from moderate.model.report import write_report
 from tests.model.test_evaluate import counts_factory, synthetic_dataset
 
 

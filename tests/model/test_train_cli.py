@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from labels.store import Annotation, LabelStore, utc_now
 from moderate.cli import build_app
+from moderate.labels.store import Annotation, LabelStore, utc_now
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "model" / "comments.jsonl"
 FAST = {"grid_C": [1.0], "grid_min_df": [1], "grid_char": [False]}

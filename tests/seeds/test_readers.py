@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seeds.comments import Comment, comment_id
-from seeds.errors import InputError
-from seeds.readers import ReadStats, detect_format, read_comments, read_threads
-from seeds.split import split_thread
+from moderate.seeds.comments import Comment, comment_id
+from moderate.seeds.errors import InputError
+from moderate.seeds.readers import ReadStats, detect_format, read_comments, read_threads
+from moderate.seeds.split import split_thread
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seeds.comments import Thread, comment_id
-from seeds.split import split_thread
+from moderate.seeds.comments import Thread, comment_id
+from moderate.seeds.split import split_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "seeds" / "threads"

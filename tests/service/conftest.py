@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from labels.store import Annotation, LabelStore
-from model.artifacts import save
-from model.train import ModelConfig, train
+from moderate.labels.store import Annotation, LabelStore
+from moderate.model.artifacts import save
+from moderate.model.train import ModelConfig, train
 from tests.service.helpers import artifacts_with, dataset
 from tests.service.test_batch import write_dump
 

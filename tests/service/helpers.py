@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
-from model.artifacts import load
-from seeds.comments import comment_id
+from moderate.model.artifacts import load
+from moderate.seeds.comments import comment_id
 
 MODERATE = Path(sys.executable).parent / "moderate"
 KEY = "s3cret-key"
@@ -133,11 +133,11 @@ def with_second_opinion(artifact: Path, destination: Path, band: str = "every co
 
     import numpy as np
 
-    from model.artifacts import write_second_opinion
-    from model.pipeline import ModelConfig
-    from model.second_opinion import SecondOpinion
-    from model.second_train import LabelRows, bands, head_for, learn
-    from model.semantic import Encoder
+    from moderate.model.artifacts import write_second_opinion
+    from moderate.model.pipeline import ModelConfig
+    from moderate.model.second_opinion import SecondOpinion
+    from moderate.model.second_train import LabelRows, bands, head_for, learn
+    from moderate.model.semantic import Encoder
 
     shutil.copytree(artifact, destination)
     model = load(destination)

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from model.predict import Scored
+from moderate.model.predict import Scored
+from moderate.seeds.split import split_thread
+from moderate.service.app import create_app
+from moderate.service.holder import ReloadRefused
 from moderate.settings import Settings
-from seeds.split import split_thread
-from service.app import create_app
-from service.holder import ReloadRefused
 from tests.service.helpers import point, tamper, version_of
 
 ROOT = Path(__file__).resolve().parent.parent.parent

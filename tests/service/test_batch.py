@@ -14,10 +14,10 @@ import fsspec
 import pandas as pd
 import pytest
 
-from seeds.readers import read_comments
-from service.batch import BatchError, score_files
-from service.run import read_output
-from service.writers import OutputError
+from moderate.seeds.readers import read_comments
+from moderate.service.batch import BatchError, score_files
+from moderate.service.run import read_output
+from moderate.service.writers import OutputError
 from tests.service.helpers import TRAIN_CSV
 
 MODERATE = Path(sys.executable).parent / "moderate"
@@ -68,7 +68,7 @@ def test_formats_agree_and_text_is_optional(dump: Path, model: Path, tmp_path: P
 
 
 def test_same_scores_as_the_model(dump: Path, model: Path, tmp_path: Path) -> None:
-    from model.artifacts import load
+    from moderate.model.artifacts import load
 
     score_files([dump], tmp_path / "o.jsonl", model=model, batch_size=7)
     rows = read_output(tmp_path / "o.jsonl")
@@ -200,7 +200,7 @@ def test_csv_rows_are_what_the_csv_module_writes(
 ) -> None:
     import csv
 
-    from service.writers import CsvWriter
+    from moderate.service.writers import CsvWriter
 
     cols = ["id", "source_id", "thread", "position", "toxic", "toxic_decision"]
     batch = {

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from distributed import Client
 
-from service.batch import model_loads, score_files
+from moderate.service.batch import model_loads, score_files
 from tests.service.helpers import free_port
 from tests.service.test_batch import write_dump
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from model.artifacts import load
+from moderate.model.artifacts import load
 from tests.service.helpers import (
     KEY,
     MODERATE,

@@ -8,7 +8,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from moderate.cli import build_app
-from service.run import run_seeds
+from moderate.service.run import run_seeds
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 THREADS = sorted((ROOT / "seeds" / "threads").glob("*.txt"))

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 
+from moderate.service.app import create_app
 from moderate.settings import Settings
-from service.app import create_app
 
 # Bounded so the whole schema runs in seconds; derandomized so a failure reproduces.
 BOUNDED = settings(

@@ -15,8 +15,8 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from moderate.cli import build_app
-from seeds.readers import read_comments
-from service.run import read_output
+from moderate.seeds.readers import read_comments
+from moderate.service.run import read_output
 from tests.service.test_batch import MODERATE, write_dump
 
 FORMATS = [".csv", ".jsonl", ".parquet"]

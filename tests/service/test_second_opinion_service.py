@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from model import second_opinion as so
-from model.artifacts import load
-from service.writers import read_output
+from moderate.model import second_opinion as so
+from moderate.model.artifacts import load
+from moderate.service.writers import read_output
 from tests.encoder import needs_encoder
 from tests.service.helpers import MODERATE, start, stop, with_second_opinion
 

@@ -77,7 +77,7 @@ def test_real_server_reloads_by_request_and_by_sighup(
 
 
 def test_serve_without_a_team_model_serves_the_shipped_one(tmp_path: Path) -> None:
-    from model.artifacts import REFERENCE, load
+    from moderate.model.artifacts import REFERENCE, load
 
     artifacts = tmp_path / "artifacts"
     artifacts.mkdir()

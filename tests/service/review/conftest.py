@@ -217,10 +217,10 @@ def with_another_encoder(artifact: Path, destination: Path) -> Path:
     does not have, so it cannot run here (with the extra installed or not)."""
     import shutil
 
-    from model.artifacts import write_second_opinion
-    from model.predict import Calibration
-    from model.second_opinion import Band, Head, SecondOpinion
-    from model.semantic import DIM, Identity
+    from moderate.model.artifacts import write_second_opinion
+    from moderate.model.predict import Calibration
+    from moderate.model.second_opinion import Band, Head, SecondOpinion
+    from moderate.model.semantic import DIM, Identity
 
     shutil.copytree(artifact, destination)
     head = Head(np.zeros(DIM, np.float32), 0.0, 0.0, Calibration("sigmoid"), Band(0.0, 2.0))

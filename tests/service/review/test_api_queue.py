@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from service.review.queue import Filters, Queue
+from moderate.service.review.queue import Filters, Queue
 from tests.encoder import needs_encoder
 from tests.service.helpers import artifacts_with, start, stop
 

@@ -9,10 +9,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from labels.store import LabelStore
-from model.artifacts import load
-from service.review.queue import Filters, Queue
-from service.run import read_output
+from moderate.labels.store import LabelStore
+from moderate.model.artifacts import load
+from moderate.service.review.queue import Filters, Queue
+from moderate.service.run import read_output
 from tests.conftest import ROOT
 from tests.encoder import needs_encoder
 from tests.service.helpers import artifacts_with
@@ -137,7 +137,7 @@ def test_export_writes_decisions_and_since_only_the_new(review: Review, tmp_path
 def test_add_scores_with_the_shipped_model_when_the_team_has_none(
     review: Review, tmp_path: Path
 ) -> None:
-    from model.artifacts import REFERENCE, load
+    from moderate.model.artifacts import REFERENCE, load
 
     empty = tmp_path / "no-artifacts"
     env = {"MODERATE_ARTIFACTS_DIR": str(empty)}

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.review.queue import Queue
+from moderate.service.review.queue import Queue
 from tests.service.review.conftest import MARKER, Review, Server, scored_rows, write_scored
 
 pytestmark = pytest.mark.slow

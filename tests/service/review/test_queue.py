@@ -7,7 +7,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from service.review.queue import MIGRATIONS, Filters, NewItem, Queue
+from moderate.service.review.queue import MIGRATIONS, Filters, NewItem, Queue
 
 SCORES = {"toxic": 0.73, "conspiracy": 0.05}
 DECISIONS = {"toxic": "review", "conspiracy": "allow"}
