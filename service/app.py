@@ -25,6 +25,7 @@ from moderate.settings import Settings
 from seeds.comments import comment_id
 from seeds.split import split_thread
 from service.batcher import Batcher
+from service.docs import offline_docs_app
 from service.errors import ServerErrors, validation_error
 from service.holder import ModelHolder, ReloadRefused
 from service.limits import (
@@ -350,7 +351,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings) -> FastAPI:
     """Build the API around the model in settings.model_path, settings.artifacts_dir/current
     or the reference model."""
-    app = FastAPI(
+    app = offline_docs_app(  # /docs and /redoc render with no network
         title="moderate",
         summary="Offline comment moderation: toxicity and conspiracy scores with explanations.",
         version="1",
