@@ -17,7 +17,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -c "from moderate.model.engine import warm; warm()"  # compile the scoring engine once
 	touch $(STAMP)
 
-.PHONY: help install run test lint typecheck check split label rules stats export import-corpora train reference-model second-opinion train-corpora evaluate serve review semantic fuzz bench-model bench-service bench-second-opinion clean
+.PHONY: help install run test lint typecheck check split label rules stats export import-corpora train reference-model second-opinion train-corpora evaluate serve docs-screenshot review semantic fuzz bench-model bench-service bench-second-opinion clean
 ANNOTATOR ?= $(USER)
 
 help: ## list the targets
@@ -76,6 +76,9 @@ evaluate: $(STAMP) ## the model in use on labels/data: seed-thread ROC-AUC, cros
 
 serve: $(STAMP) ## serve the moderation API on http://127.0.0.1:8000 with the model in use (docs at /docs)
 	$(BIN)/moderate serve
+
+docs-screenshot: $(STAMP) ## render the API docs (/docs) in headless Chromium with the network cut off -> docs/api-docs.png
+	MODERATE_DOCS_SCREENSHOT=docs/api-docs.png $(BIN)/pytest -q tests/service/test_docs_offline.py -k swagger_ui
 
 review: $(STAMP) ## queue the seed threads' review band (scored by the model in use) and serve the review page on http://127.0.0.1:8001
 	$(BIN)/moderate review add seeds/threads/*.txt && $(BIN)/moderate review

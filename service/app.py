@@ -24,6 +24,7 @@ from moderate.model.predict import Model, Scored
 from moderate.seeds.comments import comment_id
 from moderate.seeds.split import split_thread
 from moderate.service.batcher import Batcher
+from moderate.service.docs import offline_docs_app
 from moderate.service.errors import ServerErrors, validation_error
 from moderate.service.holder import ModelHolder, ReloadRefused
 from moderate.service.limits import (
@@ -350,7 +351,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings) -> FastAPI:
     """Build the API around the model in settings.model_path, settings.artifacts_dir/current
     or the reference model."""
-    app = FastAPI(
+    app = offline_docs_app(  # /docs and /redoc render with no network
         title="moderate",
         summary="Offline comment moderation: toxicity and conspiracy scores with explanations.",
         version="1",
