@@ -215,7 +215,9 @@ def run(
     console.print(f"scored by {which}: {result.model}")
     console.print(f"  {result.metadata.get('summary') or 'no summary in its metadata'}")
     if result.shipped:
-        console.print("  `make train` adapts it to your labels in labels/data")
+        console.print(
+            "  `make train` (or `moderate train`) adapts it to your labels in labels/data"
+        )
     console.print(f"wrote {result.summary.scored} scored comments to {output}")
 
 
