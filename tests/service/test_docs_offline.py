@@ -32,14 +32,14 @@ from fastapi.testclient import TestClient
 
 from moderate.service.app import create_app
 from moderate.settings import Settings
+from tests.browser import CHROMIUM_ARGS, chromium
 from tests.service.helpers import KEY, MODERATE, free_port, start, wait_for
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost"})
 INLINE = frozenset({"data", "blob", "about"})  # schemes that fetch nothing
 CORE = {"POST /v1/score", "POST /v1/threads:score", "GET /v1/model", "POST /v1/model:reload"}
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+OFFLINE_ARGS = [
+    *CHROMIUM_ARGS,
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
     "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=127.0.0.1;localhost",
 ]  # fmt: skip
@@ -89,11 +89,6 @@ def test_docs_pages_and_their_assets_are_served_by_the_api_itself(artifacts: Pat
 
 
 # --- in a browser with the network cut off --------------------------------------------------
-
-
-def chromium() -> str | None:
-    """The system Chromium (Debian's package), if installed."""
-    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def namespaces() -> bool:
@@ -152,10 +147,6 @@ def offline(artifacts: Path, tmp_path: Path) -> Iterator[Offline]:
     """A real server with API keys on, and a headless Chromium cut off from the network;
     skipped with the reason when there is no Chromium."""
     executable = chromium()
-    if executable is None:
-        if os.environ.get("MODERATE_REQUIRE_BROWSER"):  # CI: the browser tests must run
-            pytest.fail("no Chromium found, and MODERATE_REQUIRE_BROWSER is set")
-        pytest.skip("no Chromium found (apt-get install chromium); .ci/run installs it")
     playwright_api = pytest.importorskip("playwright.sync_api")
     if namespaces():
         process, url = start_isolated(artifacts)
@@ -170,7 +161,7 @@ def offline(artifacts: Path, tmp_path: Path) -> Iterator[Offline]:
         client.close()
     try:
         with playwright_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(executable_path=executable, args=OFFLINE_ARGS)
             yield Offline(url, browser, playwright_api.TimeoutError)
             browser.close()
     finally:

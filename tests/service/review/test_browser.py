@@ -5,13 +5,12 @@ the second opinion's scores beside the n-grams'."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.browser import CHROMIUM_ARGS, chromium
 from tests.conftest import ROOT
 from tests.service.review.conftest import (
     HOSTILE,
@@ -26,25 +25,12 @@ from tests.service.review.conftest import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 Serve = Callable[..., Server]
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
-
-def chromium() -> str | None:
-    """The system Chromium (Debian's package), if installed."""
-    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture
 def browser() -> Iterator[object]:
     """A headless Chromium; skipped with the reason when there is none."""
     executable = chromium()
-    if executable is None:
-        if os.environ.get("MODERATE_REQUIRE_BROWSER"):  # CI: the browser tests must run
-            pytest.fail("no Chromium found, and MODERATE_REQUIRE_BROWSER is set")
-        pytest.skip("no Chromium found (apt-get install chromium); .ci/run installs it")
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
