@@ -89,6 +89,25 @@ def start(
     `env` adds to or overrides the test settings (key, small limits); None unsets one.
     """
     port = free_port()
+    process = spawn(artifacts, port, *args, env=env)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY})
+    try:
+        until_ready(process, lambda: client.get("/readyz").status_code == 200)
+    except BaseException:
+        stop(process, client)
+        raise
+    return process, client
+
+
+def spawn(
+    artifacts: Path,
+    port: int,
+    *args: str,
+    env: Mapping[str, str | None] | None = None,
+    prefix: Sequence[str] = (),
+) -> subprocess.Popen[bytes]:
+    """`moderate serve` on 127.0.0.1:port with the test settings, logging to
+    `<artifacts>/../serve.log`; `prefix` is a command to run it under."""
     settings: dict[str, str | None] = {
         "MODERATE_ARTIFACTS_DIR": str(artifacts),
         "MODERATE_API_KEYS": KEY,
@@ -97,25 +116,23 @@ def start(
         **(env or {}),
     }
     with (artifacts.parent / "serve.log").open("wb") as log:
-        process = subprocess.Popen(
-            [str(MODERATE), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+        return subprocess.Popen(
+            [*prefix, str(MODERATE), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             env={k: v for k, v in {**os.environ, **settings}.items() if v is not None},
             stdout=subprocess.DEVNULL,
             stderr=log,
         )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY})
 
-    def ready() -> bool:
+
+def until_ready(process: subprocess.Popen[bytes], ready: Callable[[], bool]) -> None:
+    """Wait until ready() holds; fail at once if the server exits first."""
+
+    def check() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"the server exited with {process.returncode} before ready")
-        return client.get("/readyz").status_code == 200
+        return ready()
 
-    try:
-        wait_for(ready)
-    except BaseException:
-        stop(process, client)
-        raise
-    return process, client
+    wait_for(check)
 
 
 def stop(process: subprocess.Popen[bytes], client: httpx.Client) -> None:

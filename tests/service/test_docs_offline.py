@@ -33,7 +33,7 @@ from fastapi.testclient import TestClient
 from moderate.service.app import create_app
 from moderate.settings import Settings
 from tests.browser import CHROMIUM_ARGS, chromium
-from tests.service.helpers import KEY, MODERATE, free_port, start, wait_for
+from tests.service.helpers import KEY, free_port, spawn, start, until_ready
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost"})
 INLINE = frozenset({"data", "blob", "about"})  # schemes that fetch nothing
@@ -108,25 +108,12 @@ def start_isolated(artifacts: Path) -> tuple[subprocess.Popen[bytes], str]:
     """`moderate serve` alone in a new network namespace (loopback only); its URL there."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "MODERATE_ARTIFACTS_DIR": str(artifacts), "MODERATE_API_KEYS": KEY}
-    serve = [str(MODERATE), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with (artifacts.parent / "serve.log").open("wb") as log:
-        process = subprocess.Popen(
-            ["unshare", "-rn", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', *serve],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
+    alone = ["unshare", "-rn", "sh", "-c", 'ip link set lo up && exec "$0" "$@"']
+    process = spawn(artifacts, port, prefix=alone)
     probe = "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)"
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited with {process.returncode} before ready")
-        command = [*entering(process.pid), sys.executable, "-c", probe, url + "/readyz"]
-        return subprocess.run(command, capture_output=True).returncode == 0
-
+    command = [*entering(process.pid), sys.executable, "-c", probe, url + "/readyz"]
     try:
-        wait_for(ready)
+        until_ready(process, lambda: subprocess.run(command, capture_output=True).returncode == 0)
     except BaseException:
         process.terminate()
         raise
