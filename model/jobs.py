@@ -179,7 +179,10 @@ def train_dataset(
     trained = train(dataset, config)
     second_report: list[str] = []
     if second_opinion_cache is not None:
-        trained.second, tables = fit_second_opinion(dataset, trained, config, second_opinion_cache)
+        trained.second, tables = fit_second_opinion(
+            dataset, oof_log_odds(trained), Model.from_trained(trained), config,
+            second_opinion_cache,
+        )  # fmt: skip
         trained.metadata["second_opinion"] = trained.second.described
         second_report = second_opinion_report(trained.second, tables)
     if not evaluate:
@@ -472,24 +475,12 @@ def second_opinion_job(
     if not loso_path.exists():
         raise TrainingError(f"{loso_path}: missing; build the reference model first")
     dataset, held_out = corpora_dataset(corpora_dir, work_dir / "corpora-store", team_dir)
-    sample = training_rows(dataset, cap).reset_index(drop=True)
-    identity = installed()
-    cache = EmbeddingCache(cache_root, identity)
-    progress(f"embedding {len(sample)} comments (cached in {cache.folder})")
-    E = cache.embed(
-        sample["text"].astype(str).tolist(),
-        progress=lambda done, total: progress(f"embedded {done}/{total} new comments"),
-    )
     reference = load(published)
-    opinion, tables = second_build(
-        sample, dataset, E, pd.read_parquet(loso_path), reference, identity, config, progress
+    opinion, tables = fit_second_opinion(
+        dataset, pd.read_parquet(loso_path), reference, config, cache_root, cap, progress
     )
     reference.second = opinion
-    seeds = held_out.get(SEED_SET)
-    checks = _second_checks(reference, seeds, opinion)
-    opinion.described.update(
-        {"sample": {"rows": len(sample), "cap_per_source_and_class": cap}, "checks": checks}
-    )
+    opinion.described["checks"] = _second_checks(reference, held_out.get(SEED_SET), opinion)
     write_second_opinion(opinion, published)
     lines = second_opinion_report(opinion, tables)
     (published / SECOND_REPORT).write_text("\n".join(lines) + "\n", "utf-8")
@@ -499,7 +490,7 @@ def second_opinion_job(
         json.dumps(metadata, indent=2, default=str) + "\n", "utf-8"
     )
     card = (published / "MODEL_CARD.md").read_text("utf-8").split(SECOND_HEADING)[0]
-    card_lines = [SECOND_HEADING, "", *second_lines(opinion.described, identity)]
+    card_lines = [SECOND_HEADING, "", *second_lines(opinion.described, opinion.identity)]
     (published / "MODEL_CARD.md").write_text(
         card.rstrip("\n") + "\n\n" + "\n".join(card_lines) + "\n", "utf-8"
     )
@@ -508,33 +499,39 @@ def second_opinion_job(
 
 def fit_second_opinion(
     dataset: pd.DataFrame,
-    trained: Trained,
+    log_odds: pd.DataFrame,
+    model: Model,
     config: ModelConfig,
     cache_root: Path,
     cap: int = 1_000,
     progress: Callable[[str], None] = lambda _: None,
 ) -> tuple[SecondOpinion, dict[str, pd.DataFrame]]:
-    """A second opinion for a freshly trained model: its out-of-fold log-odds as the n-gram
-    column, a source-stratified subsample embedded (cached), judged leave-one-source-out
-    over the dataset's sources (a label none of whose bands gains gets no head). With the
+    """A second opinion for `model`: a source-stratified subsample of its training rows
+    embedded (cached under `cache_root`), `log_odds` (its out-of-source or out-of-fold
+    n-gram log-odds per id) as the n-gram column, judged leave-one-source-out over the
+    dataset's sources (a label none of whose bands gains gets no head). With the
     per-source tables."""
     identity = installed()
     sample = training_rows(dataset, cap).reset_index(drop=True)
-    E = EmbeddingCache(cache_root, identity).embed(
+    cache = EmbeddingCache(cache_root, identity)
+    progress(f"embedding {len(sample)} comments (cached in {cache.folder})")
+    E = cache.embed(
         sample["text"].astype(str).tolist(),
         progress=lambda done, total: progress(f"embedded {done}/{total} new comments"),
     )
-    z = pd.DataFrame(
+    opinion, tables = second_build(sample, dataset, E, log_odds, model, identity, config, progress)
+    opinion.described["sample"] = {"rows": len(sample), "cap_per_source_and_class": cap}
+    return opinion, tables
+
+
+def oof_log_odds(trained: Trained) -> pd.DataFrame:
+    """A freshly trained model's out-of-fold log-odds, one column per label, by id."""
+    return pd.DataFrame(
         {
             label: frame.set_index(frame["id"].astype(str))["decision"]
             for label, frame in trained.oof.items()
         }
     )
-    opinion, tables = second_build(
-        sample, dataset, E, z, Model.from_trained(trained), identity, config, progress
-    )
-    opinion.described["sample"] = {"rows": len(sample), "cap_per_source_and_class": cap}
-    return opinion, tables
 
 
 def second_opinion_report(opinion: SecondOpinion, tables: dict[str, pd.DataFrame]) -> list[str]:
